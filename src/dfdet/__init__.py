@@ -1,0 +1,3 @@
+"""dfdet: deepfake-detection training framework."""
+
+__version__ = "0.1.0"

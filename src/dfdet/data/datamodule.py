@@ -1,0 +1,110 @@
+"""The LightningDataModule shared by every image dataset: a manifest source, transforms and loaders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import lightning as L
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+
+from dfdet.data.datasets import FrameDataset
+from dfdet.data.manifest import read_manifest, split_frames
+from dfdet.data.sources import ManifestSource
+from dfdet.transforms import seed_worker
+
+
+class DeepfakeDataModule(L.LightningDataModule):
+    """Frames of one dataset, split by the manifest's ``split`` column.
+
+    Args:
+        source: provides the manifest (synthetic generator or a preprocessed dataset).
+        train_transform: augmentation + normalisation for training frames.
+        eval_transform: normalisation for validation/test frames.
+        batch_size: frames per batch.
+        num_workers: DataLoader worker processes.
+        pin_memory: pin host memory (useful on GPU).
+        check_files: verify up front that every crop listed in the manifest exists.
+        root: the dataset's release folder (``data.root``, which the source reads); kept for provenance.
+    """
+
+    def __init__(
+        self,
+        source: ManifestSource,
+        train_transform: Callable[[np.ndarray], torch.Tensor],
+        eval_transform: Callable[[np.ndarray], torch.Tensor],
+        batch_size: int = 64,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        check_files: bool = True,
+        root: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.train_transform = train_transform
+        self.eval_transform = eval_transform
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.check_files = check_files
+        self.root = root
+        self.manifest: pd.DataFrame | None = None
+        self.datasets: dict[str, FrameDataset] = {}
+
+    def check(self) -> None:
+        """Fails fast, with one clear message, when the data is missing or malformed."""
+        self.source.check()
+
+    def prepare_data(self) -> None:
+        self.source.prepare()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.manifest is not None:
+            return
+        manifest = read_manifest(self.source.manifest_path(), check_files=self.check_files)
+        keys = manifest["dataset"].astype(str) + "/" + manifest["video_id"].astype(str)
+        manifest["video_idx"] = pd.Categorical(keys).codes.astype(np.int64)
+        self.manifest = manifest
+        for split in ("train", "val", "test"):
+            if (manifest["split"] == split).any():
+                rows = split_frames(manifest, split)
+                transform = self.train_transform if split == "train" else self.eval_transform
+                self.datasets[split] = FrameDataset(rows, rows["video_idx"].to_numpy(), transform)
+
+    def class_counts(self) -> tuple[int, int]:
+        """Numbers of real and fake training frames."""
+        self.setup()
+        labels = self.datasets["train"].labels
+        return int((labels == 0).sum()), int((labels == 1).sum())
+
+    def video_names(self) -> list[str]:
+        """``dataset/video_id`` for each ``video_idx`` (index into this list)."""
+        self.setup()
+        assert self.manifest is not None
+        keys = self.manifest["dataset"].astype(str) + "/" + self.manifest["video_id"].astype(str)
+        return list(pd.Categorical(keys).categories)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if split not in self.datasets:
+            split_frames(self.manifest, split)  # raises the clear "no rows" error
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+            worker_init_fn=seed_worker,
+            drop_last=shuffle and len(self.datasets[split]) > self.batch_size,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,106 @@
+"""Where a datamodule's manifest comes from: the built-in synthetic generator or a preprocessed public dataset."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+from dfdet.data.layouts import LAYOUTS, check_layout
+from dfdet.data.synthetic.generate import SyntheticSpec, ensure_synthetic
+from dfdet.errors import DatasetNotFoundError
+
+
+class ManifestSource(Protocol):
+    """Anything that can check its data, prepare it once, and name the manifest to read."""
+
+    name: str
+
+    def check(self) -> None: ...
+
+    def prepare(self) -> None: ...
+
+    def manifest_path(self) -> Path: ...
+
+
+class SyntheticSource:
+    """The built-in synthetic dataset, generated on first use into ``cache_dir`` (see :mod:`dfdet.data.synthetic`).
+
+    Args:
+        cache_dir: folder holding generated datasets, one subfolder per parameter set.
+        seed: generator seed; the same seed and parameters give the same files.
+        image_size: side of the square frames in pixels.
+        identities: number of identities in train, val and test (disjoint).
+        videos_per_identity: real videos per identity; each gets one fake counterpart.
+        frames_per_video: frames per video.
+        jpeg_quality: range of per-video JPEG qualities.
+    """
+
+    name = "synthetic"
+
+    def __init__(
+        self,
+        cache_dir: str | os.PathLike,
+        seed: int = 0,
+        image_size: int = 96,
+        identities: tuple[int, int, int] | list[int] = (48, 12, 12),
+        videos_per_identity: int = 2,
+        frames_per_video: int = 8,
+        jpeg_quality: tuple[int, int] | list[int] = (60, 95),
+    ) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.spec = SyntheticSpec(
+            seed=seed,
+            image_size=image_size,
+            identities=tuple(identities),  # type: ignore[arg-type]
+            videos_per_identity=videos_per_identity,
+            frames_per_video=frames_per_video,
+            jpeg_quality=tuple(jpeg_quality),  # type: ignore[arg-type]
+        )
+
+    def check(self) -> None:
+        if min(self.spec.identities) < 2:
+            raise DatasetNotFoundError("data.source.identities needs at least 2 identities per split")
+
+    def prepare(self) -> None:
+        ensure_synthetic(self.spec, self.cache_dir)
+
+    def manifest_path(self) -> Path:
+        return ensure_synthetic(self.spec, self.cache_dir)
+
+
+class ProcessedSource:
+    """A public dataset (or your own folder) turned into face crops and a manifest by ``preprocess.py``.
+
+    Args:
+        layout: key of :data:`dfdet.data.layouts.LAYOUTS` (``ffpp``, ``celebdf``, ``dfdc``, ``folder``).
+        root: the dataset's release folder.
+        processed_dir: where preprocessing wrote ``manifest.parquet`` and the crops.
+        compression: FaceForensics++ quality (``raw``/``c0``, ``c23``, ``c40``); ignored by other layouts.
+    """
+
+    def __init__(
+        self, layout: str, root: str | None, processed_dir: str | os.PathLike, compression: str = "c23"
+    ) -> None:
+        if layout not in LAYOUTS:
+            raise DatasetNotFoundError(f"Unknown dataset layout '{layout}'; known: {', '.join(LAYOUTS)}")
+        self.name = layout
+        self.layout = layout
+        self.root = root
+        self.processed_dir = Path(processed_dir)
+        self.compression = "raw" if compression == "c0" else compression
+
+    def check(self) -> None:
+        check_layout(self.layout, self.root, compression=self.compression)
+        if not (self.processed_dir / "manifest.parquet").is_file():
+            raise DatasetNotFoundError(
+                f"{LAYOUTS[self.layout].name} at {self.root} has not been preprocessed: no manifest at "
+                f"{self.processed_dir / 'manifest.parquet'}. Run: python preprocess.py data={self.layout} "
+                f"data.root={self.root}"
+            )
+
+    def prepare(self) -> None:
+        self.check()
+
+    def manifest_path(self) -> Path:
+        return self.processed_dir / "manifest.parquet"

@@ -1,0 +1,7 @@
+"""Backbones, losses and the LightningModule."""
+
+from dfdet.models.backbone import build_backbone, cached_weights
+from dfdet.models.detector import DeepfakeDetector
+from dfdet.models.losses import BinaryCrossEntropy
+
+__all__ = ["BinaryCrossEntropy", "DeepfakeDetector", "build_backbone", "cached_weights"]

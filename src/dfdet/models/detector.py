@@ -1,0 +1,117 @@
+"""The LightningModule shared by every image detector: a network that returns fake logits, a loss, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import lightning as L
+import torch
+from torch import nn
+
+from dfdet import __version__
+from dfdet.metrics import VideoMetrics, build_frame_metrics
+from dfdet.models.losses import BinaryCrossEntropy
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
+
+
+class DeepfakeDetector(L.LightningModule):
+    """Binary real/fake detector over face crops.
+
+    The network returns logits (fake = positive class); probabilities, video aggregation and the decision threshold
+    live here, outside the network, so exported models stay plain.
+
+    Args:
+        net: maps (B, 3, H, W) to (B, 1) or (B,) logits.
+        optimizer: partial optimizer taking the parameters.
+        scheduler: partial LR scheduler taking the optimizer, stepped each epoch; None for a constant LR.
+        loss: loss on (logits, targets); BCE when None.
+        image_size: input side in pixels (recorded for data, export and prediction).
+        mean, std: input normalisation (recorded likewise).
+        video_aggregation: how frame scores become a video score: ``mean``, ``max`` or ``topk_mean``.
+        top_k: frames used by ``topk_mean``.
+        threshold: decision threshold on fake probability for thresholded metrics.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        loss: nn.Module | None = None,
+        image_size: int = 224,
+        mean: Sequence[float] = (0.485, 0.456, 0.406),
+        std: Sequence[float] = (0.229, 0.224, 0.225),
+        video_aggregation: str = "mean",
+        top_k: int = 5,
+        threshold: float = 0.5,
+    ) -> None:
+        super().__init__()
+        mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)  # plain types in checkpoints
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler", "loss"])
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.loss_fn = loss if loss is not None else BinaryCrossEntropy()
+        self.register_buffer("threshold", torch.tensor(float(threshold)))
+        self.frame_metrics = nn.ModuleDict({s: build_frame_metrics(threshold) for s in ("val", "test")})
+        self.video_metrics = nn.ModuleDict(
+            {s: VideoMetrics(video_aggregation, top_k, threshold) for s in ("val", "test")}
+        )
+        self.run_config: dict[str, Any] | None = None  # the resolved training config, stored in checkpoints
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Args: x (B, 3, H, W) normalised images. Returns fake logits (B,)."""
+        return self.net(x).reshape(x.shape[0])
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if stage == "fit" and hasattr(self.loss_fn, "set_class_counts") and hasattr(datamodule, "class_counts"):
+            self.loss_fn.set_class_counts(*datamodule.class_counts())
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        logits = self(batch["image"])
+        loss = self.loss_fn(logits, batch["label"])
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits))
+        return loss
+
+    def _eval_step(self, stage: str, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        logits = self(batch["image"])
+        loss = self.loss_fn(logits, batch["label"])
+        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=stage == "val", batch_size=len(logits), sync_dist=True)
+        probs = torch.sigmoid(logits.float())
+        self.frame_metrics[stage].update(probs, batch["label"].long())
+        self.video_metrics[stage].update(probs, batch["label"].long(), batch["video_idx"])
+        return probs
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step("val", batch)
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step("test", batch)
+
+    def _log_epoch(self, stage: str) -> None:
+        values = {f"{stage}/{k}": v for k, v in self.frame_metrics[stage].compute().items()}
+        values.update({f"{stage}/{k}": v for k, v in self.video_metrics[stage].compute().items()})
+        auc = values.pop(f"{stage}/auc")
+        self.log(f"{stage}/auc", auc.float(), prog_bar=True)
+        self.log_dict({k: v.float() for k, v in values.items()})
+        self.frame_metrics[stage].reset()
+        self.video_metrics[stage].reset()
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer)}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["dfdet"] = {"version": __version__, "config": self.run_config}

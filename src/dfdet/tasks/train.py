@@ -1,0 +1,53 @@
+"""Training: fit on train, validate every epoch, test the best-on-val checkpoint, write ``metrics.json``."""
+
+from __future__ import annotations
+
+import time
+
+import lightning as L
+from omegaconf import DictConfig, OmegaConf
+
+from dfdet.tasks.common import build, instantiate_dict, log, output_dir, save_resolved_config
+from dfdet.utils.runinfo import run_info, to_float_dict, write_json
+from dfdet.utils.table import print_metrics
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Trains the configured model on the configured data.
+
+    Returns:
+        Flat metrics (``val/auc_best``, ``test/auc``, ``test/video_auc``, ...), also written to
+        ``<output_dir>/metrics.json``.
+    """
+    start = time.perf_counter()
+    out = output_dir(cfg)
+    save_resolved_config(cfg, out / "config_resolved.yaml")
+    write_json(out / "run_info.json", run_info())
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+
+    datamodule = build(cfg.data)
+    datamodule.check()
+    model = build(cfg.model)
+    model.run_config = OmegaConf.to_container(cfg, resolve=True)
+    callbacks = instantiate_dict(cfg.get("callbacks"))
+    loggers = instantiate_dict(cfg.get("logger"))
+    trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+
+    log.info("Training %s on %s", cfg.model.net.get("name", "?"), cfg.data.source._target_.rsplit(".", 1)[-1])
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = {k: v for k, v in trainer.callback_metrics.items() if k.startswith(("train/", "val/"))}
+    ckpt = trainer.checkpoint_callback
+    best_path = getattr(ckpt, "best_model_path", "") if ckpt is not None else ""
+    if ckpt is not None and ckpt.best_model_score is not None:
+        metrics[f"val/{ckpt.monitor.split('/', 1)[-1]}_best"] = ckpt.best_model_score
+
+    if cfg.get("test", True):
+        tested = trainer.test(model, datamodule=datamodule, ckpt_path=best_path or None, weights_only=True)
+        metrics.update(tested[0] if tested else {})
+        log.info("Tested checkpoint: %s", best_path or "the final weights")
+    result = to_float_dict(metrics)
+    result["time/total_s"] = time.perf_counter() - start
+    write_json(out / "metrics.json", result)
+    print_metrics(result, title=f"Metrics ({out})")
+    return result

@@ -1,0 +1,98 @@
+"""Augmentation presets over albumentations 2.x, returning callables ``image (H, W, 3) uint8 -> tensor (3, S, S)``.
+
+albumentations keeps its own RNG: pipelines are seeded from the config, and :func:`seed_worker` reseeds them in each
+DataLoader worker from ``torch.initial_seed()`` (which Lightning/PyTorch derive from the global seed), so workers
+draw different but reproducible streams.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import albumentations as A
+import cv2
+import numpy as np
+import torch
+from albumentations.pytorch import ToTensorV2
+
+Transform = Callable[[np.ndarray], torch.Tensor]
+
+
+def _light() -> list[A.BasicTransform]:
+    return [
+        A.HorizontalFlip(p=0.5),
+        A.RandomBrightnessContrast(brightness_limit=0.1, contrast_limit=0.1, p=0.5),
+    ]
+
+
+def _heavy() -> list[A.BasicTransform]:
+    """In the spirit of the DFDC winner (Seferbekov): compression, noise, blur, flips, colour, downscale, cut-outs."""
+    return [
+        A.ImageCompression(quality_range=(60, 100), p=0.5),
+        A.GaussNoise(std_range=(0.01, 0.05), p=0.1),
+        A.GaussianBlur(blur_limit=(3, 5), p=0.05),
+        A.HorizontalFlip(p=0.5),
+        A.OneOf([A.RandomBrightnessContrast(), A.FancyPCA(), A.HueSaturationValue()], p=0.5),
+        A.ToGray(p=0.1),
+        A.Downscale(scale_range=(0.5, 0.9), p=0.1),
+        A.Affine(
+            scale=(0.9, 1.1), translate_percent=(-0.05, 0.05), rotate=(-10, 10), border_mode=cv2.BORDER_CONSTANT, p=0.3
+        ),
+        A.CoarseDropout(num_holes_range=(1, 3), hole_height_range=(0.1, 0.25), hole_width_range=(0.1, 0.25), p=0.2),
+    ]
+
+
+PRESETS: dict[str, Callable[[], list[A.BasicTransform]]] = {"none": list, "light": _light, "heavy": _heavy}
+
+
+class AlbumentationsTransform:
+    """Wraps an ``A.Compose`` so that calling it maps an RGB uint8 array to a normalised float tensor."""
+
+    def __init__(self, pipeline: A.Compose) -> None:
+        self.pipeline = pipeline
+
+    def __call__(self, image: np.ndarray) -> torch.Tensor:
+        return self.pipeline(image=image)["image"]
+
+    def set_random_seed(self, seed: int) -> None:
+        self.pipeline.set_random_seed(seed)
+
+
+def _compose(
+    augs: list[A.BasicTransform], image_size: int, mean: Sequence[float], std: Sequence[float], seed: int | None
+) -> AlbumentationsTransform:
+    tail = [
+        A.Resize(image_size, image_size, interpolation=cv2.INTER_AREA),
+        A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0),
+        ToTensorV2(),
+    ]
+    return AlbumentationsTransform(A.Compose([*augs, *tail], seed=seed))
+
+
+def build_train_transform(
+    preset: str, image_size: int, mean: Sequence[float], std: Sequence[float], seed: int | None = None
+) -> AlbumentationsTransform:
+    """Training pipeline: the named augmentation preset, then resize to ``image_size``² and normalise.
+
+    Args:
+        preset: ``none``, ``light`` or ``heavy``.
+        image_size: output side in pixels (the model's input size).
+        mean, std: per-channel normalisation for inputs scaled to [0, 1].
+        seed: seed of albumentations' own RNG.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"Unknown augmentation preset '{preset}'; choose one of {sorted(PRESETS)}")
+    return _compose(PRESETS[preset](), image_size, mean, std, seed)
+
+
+def build_eval_transform(image_size: int, mean: Sequence[float], std: Sequence[float]) -> AlbumentationsTransform:
+    """Deterministic evaluation pipeline: resize to ``image_size``² and normalise."""
+    return _compose([], image_size, mean, std, seed=0)
+
+
+def seed_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: gives each worker's augmentation pipeline its own reproducible seed."""
+    info = torch.utils.data.get_worker_info()
+    transform = getattr(info.dataset, "transform", None) if info is not None else None
+    if isinstance(transform, AlbumentationsTransform):
+        transform.set_random_seed(torch.initial_seed() % 2**32)

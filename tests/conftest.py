@@ -1,0 +1,82 @@
+"""Shared fixtures: compose the real Hydra config with tiny, CPU-only settings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# A synthetic dataset small enough to generate in well under a second, and a tiny model.
+TINY_SYNTHETIC = ["data.source.identities=[4,2,2]", "data.source.frames_per_video=4", "data.source.image_size=64"]
+TINY = [
+    "data.batch_size=16",
+    "trainer.max_epochs=1",
+    "trainer.accelerator=cpu",
+    "trainer.enable_progress_bar=false",
+    "trainer.log_every_n_steps=1",
+]
+
+
+def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
+    """Composes ``conf/<config_name>.yaml`` with ``overrides`` (no Hydra run; the ``hydra`` node is left out)."""
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose(config_name, overrides=overrides)
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data folder per test session, so the tiny synthetic dataset is generated once."""
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path: Path, data_dir: Path) -> Callable[..., DictConfig]:
+    """Returns a function composing the training config with tiny settings plus extra overrides."""
+
+    def make(*overrides: str, config_name: str = "train") -> DictConfig:
+        """Tiny settings; the tiny model and synthetic data unless ``overrides`` choose others."""
+        chosen = {o.split("=", 1)[0] for o in overrides}
+        base = [
+            *TINY,
+            *([] if "data" in chosen else TINY_SYNTHETIC),
+            *([] if "model" in chosen else ["model=tiny"]),
+            f"paths.data_dir={data_dir}",
+            f"paths.output_dir={tmp_path / 'run'}",
+            f"paths.log_dir={tmp_path}",
+        ]
+        return compose_config(config_name, [*base, *overrides])
+
+    return make
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data`` (real media); the test is skipped when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real media folder {SHARED_DATA} is absent")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Runs an entry-point script (``train.py`` ...) of the repository in a subprocess, from ``tmp_path``."""
+
+    def run(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(ROOT / script), f"hydra.run.dir={tmp_path / 'cli'}", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=timeout,
+        )
+
+    return run
