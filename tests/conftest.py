@@ -80,3 +80,27 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Path, dict[str, float]]:
+    """A tiny model trained once per session on the tiny synthetic data: (run folder, its training metrics).
+
+    The run folder holds ``checkpoints/best.ckpt``, ``metrics.json`` and ``config_resolved.yaml``.
+    """
+    from dfdet.tasks.train import train
+
+    run = tmp_path_factory.mktemp("trained") / "run"
+    cfg = compose_config(
+        "train",
+        [
+            *TINY,
+            *TINY_SYNTHETIC,
+            "model=tiny",
+            "trainer.max_epochs=2",
+            f"paths.data_dir={data_dir}",
+            f"paths.output_dir={run}",
+            f"paths.log_dir={run.parent}",
+        ],
+    )
+    return run, train(cfg)

@@ -30,7 +30,7 @@ class FrameDataset(Dataset):
         video_idx: integer id of each row's video, shape (len(frames),), stable across splits.
         transform: maps an RGB uint8 array to a float tensor (3, S, S).
 
-    Items are dicts: ``image`` (3, S, S) float, ``label`` () float (1 = fake), ``video_idx`` () long,
+    Items are dicts: ``input`` (3, S, S) float, ``label`` () float (1 = fake), ``video_idx`` () long,
     ``frame_index`` () long. A broken file raises; it is never silently replaced by another sample.
     """
 
@@ -48,7 +48,7 @@ class FrameDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return {
-            "image": self.transform(load_rgb(self.paths[i])),
+            "input": self.transform(load_rgb(self.paths[i])),
             "label": self.labels[i],
             "video_idx": self.video_idx[i],
             "frame_index": self.frame_index[i],

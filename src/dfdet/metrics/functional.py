@@ -186,3 +186,42 @@ def aggregate_by_video(
     else:
         video_preds = _topk_mean(preds, inverse, counts, top_k)
     return video_preds, video_target, video_ids
+
+
+def binary_scores(preds: Tensor, target: Tensor, threshold: float = 0.5) -> dict[str, Tensor]:
+    """The shared metric set on fake-probabilities.
+
+    Args:
+        preds: fake-probabilities (N,) in [0, 1].
+        target: labels (N,), 1 = fake.
+        threshold: a sample is called fake when its probability is strictly above it.
+
+    Returns:
+        0-dim tensors ``acc``, ``precision``, ``recall``, ``f1`` (at ``threshold``), ``auc``, ``ap``, ``eer`` (nan
+        when one class is missing) and ``logloss`` (binary cross-entropy of the probabilities).
+    """
+    from torchmetrics.functional.classification import (
+        binary_accuracy,
+        binary_auroc,
+        binary_average_precision,
+        binary_f1_score,
+        binary_precision,
+        binary_recall,
+    )
+
+    preds, target = _check_binary_inputs(preds.float(), target.long())
+    t = float(threshold)
+    nan = torch.tensor(float("nan"), device=preds.device)
+    both = _has_both_classes(target)
+    eps = 1e-7
+    clipped = preds.clamp(eps, 1 - eps)
+    return {
+        "acc": binary_accuracy(preds, target, threshold=t),
+        "precision": binary_precision(preds, target, threshold=t),
+        "recall": binary_recall(preds, target, threshold=t),
+        "f1": binary_f1_score(preds, target, threshold=t),
+        "auc": binary_auroc(preds, target) if both else nan,
+        "ap": binary_average_precision(preds, target) if both else nan,
+        "eer": binary_eer(preds, target),
+        "logloss": -(target * clipped.log() + (1 - target) * (1 - clipped).log()).mean(),
+    }

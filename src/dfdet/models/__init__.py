@@ -2,6 +2,14 @@
 
 from dfdet.models.backbone import build_backbone, cached_weights
 from dfdet.models.detector import DeepfakeDetector
+from dfdet.models.loading import load_detector, read_checkpoint
 from dfdet.models.losses import BinaryCrossEntropy
 
-__all__ = ["BinaryCrossEntropy", "DeepfakeDetector", "build_backbone", "cached_weights"]
+__all__ = [
+    "BinaryCrossEntropy",
+    "DeepfakeDetector",
+    "build_backbone",
+    "cached_weights",
+    "load_detector",
+    "read_checkpoint",
+]

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from dfdet import __version__
-from dfdet.metrics import VideoMetrics, build_frame_metrics
+from dfdet.metrics import DetectionMetrics
 from dfdet.models.losses import BinaryCrossEntropy
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
@@ -32,7 +32,9 @@ class DeepfakeDetector(L.LightningModule):
         mean, std: input normalisation (recorded likewise).
         video_aggregation: how frame scores become a video score: ``mean``, ``max`` or ``topk_mean``.
         top_k: frames used by ``topk_mean``.
-        threshold: decision threshold on fake probability for thresholded metrics.
+        threshold: decision threshold on the fake probability; None selects it on the validation split each epoch
+            (the equal-error point of the frame scores), so the best checkpoint carries its own. Metrics at 0.5 are
+            reported beside it.
     """
 
     def __init__(
@@ -46,7 +48,7 @@ class DeepfakeDetector(L.LightningModule):
         std: Sequence[float] = (0.229, 0.224, 0.225),
         video_aggregation: str = "mean",
         top_k: int = 5,
-        threshold: float = 0.5,
+        threshold: float | None = None,
     ) -> None:
         super().__init__()
         mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)  # plain types in checkpoints
@@ -55,11 +57,10 @@ class DeepfakeDetector(L.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.loss_fn = loss if loss is not None else BinaryCrossEntropy()
-        self.register_buffer("threshold", torch.tensor(float(threshold)))
-        self.frame_metrics = nn.ModuleDict({s: build_frame_metrics(threshold) for s in ("val", "test")})
-        self.video_metrics = nn.ModuleDict(
-            {s: VideoMetrics(video_aggregation, top_k, threshold) for s in ("val", "test")}
-        )
+        self.fixed_threshold = threshold
+        self.register_buffer("threshold", torch.tensor(0.5 if threshold is None else float(threshold)))
+        self.eval_metrics = nn.ModuleDict({s: DetectionMetrics(video_aggregation, top_k) for s in ("val", "test")})
+        self.predictions: dict[str, dict[str, torch.Tensor]] = {}  # last epoch's rows per stage, on the CPU
         self.run_config: dict[str, Any] | None = None  # the resolved training config, stored in checkpoints
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -72,18 +73,17 @@ class DeepfakeDetector(L.LightningModule):
             self.loss_fn.set_class_counts(*datamodule.class_counts())
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        logits = self(batch["image"])
+        logits = self(batch["input"])
         loss = self.loss_fn(logits, batch["label"])
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits))
         return loss
 
     def _eval_step(self, stage: str, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        logits = self(batch["image"])
+        logits = self(batch["input"])
         loss = self.loss_fn(logits, batch["label"])
         self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=stage == "val", batch_size=len(logits), sync_dist=True)
         probs = torch.sigmoid(logits.float())
-        self.frame_metrics[stage].update(probs, batch["label"].long())
-        self.video_metrics[stage].update(probs, batch["label"].long(), batch["video_idx"])
+        self.eval_metrics[stage].update(probs, batch["label"], batch["video_idx"], batch.get("frame_index"))
         return probs
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -93,13 +93,16 @@ class DeepfakeDetector(L.LightningModule):
         self._eval_step("test", batch)
 
     def _log_epoch(self, stage: str) -> None:
-        values = {f"{stage}/{k}": v for k, v in self.frame_metrics[stage].compute().items()}
-        values.update({f"{stage}/{k}": v for k, v in self.video_metrics[stage].compute().items()})
-        auc = values.pop(f"{stage}/auc")
-        self.log(f"{stage}/auc", auc.float(), prog_bar=True)
-        self.log_dict({k: v.float() for k, v in values.items()})
-        self.frame_metrics[stage].reset()
-        self.video_metrics[stage].reset()
+        metric = self.eval_metrics[stage]
+        if stage == "val" and self.fixed_threshold is None and not self.trainer.sanity_checking:
+            selected = metric.select_threshold()
+            if torch.isfinite(selected):
+                self.threshold.fill_(float(selected))
+        values = {f"{stage}/{k}": v.float() for k, v in metric.compute(float(self.threshold)).items()}
+        self.log(f"{stage}/auc", values.pop(f"{stage}/auc"), prog_bar=True)
+        self.log_dict(values)
+        self.predictions[stage] = {k: v.cpu() for k, v in metric.rows().items()}
+        metric.reset()
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch("val")

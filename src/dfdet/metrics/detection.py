@@ -1,0 +1,76 @@
+"""All evaluation rows of a stage in one DDP-ready metric: frame and video scores at any threshold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+from torchmetrics import Metric
+from torchmetrics.utilities import dim_zero_cat
+
+from dfdet.metrics.functional import AGGREGATION_METHODS, aggregate_by_video, binary_eer_threshold, binary_scores
+
+
+class DetectionMetrics(Metric):
+    """Keeps every (probability, label, video, frame) row of an evaluation and scores frames and videos.
+
+    States are concatenated across processes under DDP (``dist_reduce_fx="cat"``), so video aggregation sees every
+    frame of a video whatever rank scored it. Rows are expected once each: use a sampler that does not pad.
+
+    Args:
+        aggregation: video score from frame scores: ``mean``, ``max`` or ``topk_mean`` (see
+            :func:`~dfdet.metrics.functional.aggregate_by_video`).
+        top_k: frames used by ``topk_mean``.
+    """
+
+    is_differentiable = False
+    higher_is_better = None
+    full_state_update = False
+
+    preds: list[Tensor]
+    target: list[Tensor]
+    video_idx: list[Tensor]
+    frame_index: list[Tensor]
+
+    def __init__(self, aggregation: str = "mean", top_k: int = 5, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if aggregation not in AGGREGATION_METHODS:
+            raise ValueError(f"Unknown video aggregation '{aggregation}'; expected one of {AGGREGATION_METHODS}")
+        self.aggregation = aggregation
+        self.top_k = top_k
+        for name in ("preds", "target", "video_idx", "frame_index"):
+            self.add_state(name, default=[], dist_reduce_fx="cat")
+
+    def update(self, preds: Tensor, target: Tensor, video_idx: Tensor, frame_index: Tensor | None = None) -> None:
+        """Args: preds (B,) fake-probabilities; target (B,) labels (1 = fake); video_idx (B,); frame_index (B,)."""
+        self.preds.append(preds.detach().float())
+        self.target.append(target.detach().long())
+        self.video_idx.append(video_idx.detach().long())
+        self.frame_index.append((frame_index if frame_index is not None else torch.full_like(video_idx, -1)).long())
+
+    def rows(self) -> dict[str, Tensor]:
+        """The concatenated rows: ``preds``, ``target``, ``video_idx``, ``frame_index``, each (N,)."""
+        return {name: dim_zero_cat(getattr(self, name)) for name in ("preds", "target", "video_idx", "frame_index")}
+
+    def select_threshold(self) -> Tensor:
+        """The frame threshold at the equal-error point of the rows seen (nan if one class is missing)."""
+        rows = self.rows()
+        return binary_eer_threshold(rows["preds"], rows["target"])
+
+    def compute(self, threshold: float = 0.5) -> dict[str, Tensor]:  # type: ignore[override]
+        """Frame metrics (``acc``, ... ``logloss``) and video metrics (``video_acc``, ...) at ``threshold``, and the
+        thresholded ones at 0.5 too (``acc@0.5``, ``video_f1@0.5``, ...) when ``threshold`` differs."""
+        rows = self.rows()
+        video_preds, video_target, _ = aggregate_by_video(
+            rows["preds"], rows["target"], rows["video_idx"], method=self.aggregation, top_k=self.top_k
+        )
+        out: dict[str, Tensor] = {}
+        for prefix, (p, y) in {"": (rows["preds"], rows["target"]), "video_": (video_preds, video_target)}.items():
+            scores = binary_scores(p, y, threshold)
+            out.update({f"{prefix}{k}": v for k, v in scores.items()})
+            if abs(float(threshold) - 0.5) > 1e-12:
+                at_half = binary_scores(p, y, 0.5)
+                out.update({f"{prefix}{k}@0.5": at_half[k] for k in ("acc", "precision", "recall", "f1")})
+        out["threshold"] = torch.tensor(float(threshold))
+        return out
