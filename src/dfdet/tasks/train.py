@@ -7,7 +7,9 @@ import time
 import lightning as L
 from omegaconf import DictConfig, OmegaConf
 
+from dfdet.metrics.report import write_report
 from dfdet.tasks.common import build, instantiate_dict, log, output_dir, save_resolved_config
+from dfdet.utils.loggers import log_images, log_run
 from dfdet.utils.runinfo import run_info, to_float_dict, write_json
 from dfdet.utils.table import print_metrics
 
@@ -22,7 +24,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     start = time.perf_counter()
     out = output_dir(cfg)
     save_resolved_config(cfg, out / "config_resolved.yaml")
-    write_json(out / "run_info.json", run_info())
+    info = run_info()
+    write_json(out / "run_info.json", info)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
@@ -33,10 +36,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks = instantiate_dict(cfg.get("callbacks"))
     loggers = instantiate_dict(cfg.get("logger"))
     trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    log_run(trainer.loggers, model.run_config, info)
 
-    log.info("Training %s on %s", cfg.model.net.get("name", "?"), cfg.data.source._target_.rsplit(".", 1)[-1])
+    log.info("Training %s on %s", OmegaConf.select(cfg, "model.net.name"), OmegaConf.select(cfg, "data._target_"))
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    metrics = {k: v for k, v in trainer.callback_metrics.items() if k.startswith(("train/", "val/"))}
+    metrics = {
+        k: v
+        for k, v in trainer.callback_metrics.items()
+        if k.startswith(("train/", "val/")) and not k.endswith("_step")
+    }
     ckpt = trainer.checkpoint_callback
     best_path = getattr(ckpt, "best_model_path", "") if ckpt is not None else ""
     if ckpt is not None and ckpt.best_model_score is not None:
@@ -46,8 +54,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
         tested = trainer.test(model, datamodule=datamodule, ckpt_path=best_path or None, weights_only=True)
         metrics.update(tested[0] if tested else {})
         log.info("Tested checkpoint: %s", best_path or "the final weights")
+        metric = model.eval_metrics["test"]
+        reports = write_report(
+            out,
+            model.predictions["test"],
+            datamodule.video_names(),
+            float(model.threshold),
+            metric.aggregation,
+            metric.top_k,
+            title="test",
+        )
+        log_images(trainer.loggers, {f"test/{k}": v for k, v in reports.items() if v.suffix == ".png"})
     result = to_float_dict(metrics)
     result["time/total_s"] = time.perf_counter() - start
-    write_json(out / "metrics.json", result)
+    write_json(out / "metrics.json", {**result, "video_aggregation": model.eval_metrics["test"].aggregation})
     print_metrics(result, title=f"Metrics ({out})")
     return result
