@@ -72,7 +72,12 @@ def run_cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
 
     def run(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, str(ROOT / script), f"hydra.run.dir={tmp_path / 'cli'}", *args],
+            [
+                sys.executable,
+                str(ROOT / script),
+                *args,
+                *([] if any(a.startswith("hydra.run.dir=") for a in args) else [f"hydra.run.dir={tmp_path / 'cli'}"]),
+            ],
             capture_output=True,
             text=True,
             cwd=tmp_path,

@@ -68,3 +68,15 @@ def test_every_yaml_is_reachable() -> None:
     groups = {p.parent.name for p in CONF.rglob("*.yaml") if p.parent != CONF}
     assert {"data", "model", "augment", "callbacks", "logger", "trainer", "paths", "hydra"} <= groups
     assert Path(CONF / "train.yaml").is_file()
+
+
+def test_slurm_launcher_and_optuna_search_compose() -> None:
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("train", ["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4"], return_hydra_config=True)
+        assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
+        assert cfg.hydra.launcher.tasks_per_node == 4 and cfg.hydra.launcher.gpus_per_node == 4
+        cfg = compose("train", ["hparams_search=optuna"], return_hydra_config=True)
+        assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper")
+        assert cfg.optimized_metric == "val/auc_best" and "model.optimizer.lr" in cfg.hydra.sweeper.params

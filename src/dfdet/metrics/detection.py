@@ -16,7 +16,8 @@ class DetectionMetrics(Metric):
     """Keeps every (probability, label, video, frame) row of an evaluation and scores frames and videos.
 
     States are concatenated across processes under DDP (``dist_reduce_fx="cat"``), so video aggregation sees every
-    frame of a video whatever rank scored it. Rows are expected once each: use a sampler that does not pad.
+    frame of a video whatever rank scored it. Rows repeated by a padding ``DistributedSampler`` (same video and frame
+    index) are counted once.
 
     Args:
         aggregation: video score from frame scores: ``mean``, ``max`` or ``topk_mean`` (see
@@ -49,9 +50,21 @@ class DetectionMetrics(Metric):
         self.video_idx.append(video_idx.detach().long())
         self.frame_index.append((frame_index if frame_index is not None else torch.full_like(video_idx, -1)).long())
 
+    def _rows(self) -> dict[str, Tensor]:
+        rows = {name: dim_zero_cat(getattr(self, name)) for name in ("preds", "target", "video_idx", "frame_index")}
+        if rows["frame_index"].numel() and bool((rows["frame_index"] >= 0).all()):
+            keys = rows["video_idx"] * (int(rows["frame_index"].max()) + 1) + rows["frame_index"]
+            _, inverse = torch.unique(keys, return_inverse=True)
+            first = torch.full((int(inverse.max()) + 1,), keys.numel(), dtype=torch.long, device=keys.device)
+            first = first.scatter_reduce(0, inverse, torch.arange(keys.numel(), device=keys.device), "amin")
+            rows = {name: value[first.sort().values] for name, value in rows.items()}
+        return rows
+
     def rows(self) -> dict[str, Tensor]:
-        """The concatenated rows: ``preds``, ``target``, ``video_idx``, ``frame_index``, each (N,)."""
-        return {name: dim_zero_cat(getattr(self, name)) for name in ("preds", "target", "video_idx", "frame_index")}
+        """The rows of every process, each (video, frame) once: ``preds``, ``target``, ``video_idx``,
+        ``frame_index``, each (N,)."""
+        with self.sync_context():
+            return self._rows()
 
     def select_threshold(self) -> Tensor:
         """The frame threshold at the equal-error point of the rows seen (nan if one class is missing)."""
@@ -61,7 +74,7 @@ class DetectionMetrics(Metric):
     def compute(self, threshold: float = 0.5) -> dict[str, Tensor]:  # type: ignore[override]
         """Frame metrics (``acc``, ... ``logloss``) and video metrics (``video_acc``, ...) at ``threshold``, and the
         thresholded ones at 0.5 too (``acc@0.5``, ``video_f1@0.5``, ...) when ``threshold`` differs."""
-        rows = self.rows()
+        rows = self._rows()  # states are already synced inside compute
         video_preds, video_target, _ = aggregate_by_video(
             rows["preds"], rows["target"], rows["video_idx"], method=self.aggregation, top_k=self.top_k
         )

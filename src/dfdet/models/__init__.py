@@ -2,7 +2,7 @@
 
 from dfdet.models.backbone import build_backbone, cached_weights
 from dfdet.models.detector import DeepfakeDetector
-from dfdet.models.loading import load_detector, read_checkpoint
+from dfdet.models.loading import init_from_checkpoint, load_detector, read_checkpoint
 from dfdet.models.losses import BinaryCrossEntropy
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "DeepfakeDetector",
     "build_backbone",
     "cached_weights",
+    "init_from_checkpoint",
     "load_detector",
     "read_checkpoint",
 ]

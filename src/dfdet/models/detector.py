@@ -72,6 +72,14 @@ class DeepfakeDetector(L.LightningModule):
         if stage == "fit" and hasattr(self.loss_fn, "set_class_counts") and hasattr(datamodule, "class_counts"):
             self.loss_fn.set_class_counts(*datamodule.class_counts())
 
+    def on_train_epoch_start(self) -> None:
+        # Frozen layers (fine-tuning with freeze_backbone) keep their batch-norm statistics too.
+        for module in self.net.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                params = list(module.parameters(recurse=False))
+                if params and not any(p.requires_grad for p in params):
+                    module.eval()
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         logits = self(batch["input"])
         loss = self.loss_fn(logits, batch["label"])

@@ -52,3 +52,28 @@ def load_detector(path: str | os.PathLike) -> tuple[DeepfakeDetector, DictConfig
         raise CheckpointError(f"Weights in {path} do not match its config: {exc}") from exc
     model.run_config = ckpt["dfdet"]["config"]
     return model.eval(), cfg
+
+
+def init_from_checkpoint(model: DeepfakeDetector, path: str | os.PathLike, freeze_backbone: bool = False) -> None:
+    """Fine-tuning start: copies a trained checkpoint's network weights into ``model`` (same architecture).
+
+    Args:
+        model: the freshly built model of the new run.
+        path: a checkpoint written by train.py.
+        freeze_backbone: train only the classifier (``net.get_classifier()``, timm's head).
+
+    Raises:
+        CheckpointError: unreadable checkpoint or mismatching architecture.
+    """
+    ckpt = read_checkpoint(path)
+    weights = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
+    try:
+        model.net.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise CheckpointError(f"finetune_from={path}: its network does not match this run's model.net ({exc})") from exc
+    if freeze_backbone:
+        if not hasattr(model.net, "get_classifier"):
+            raise CheckpointError("freeze_backbone needs a network with get_classifier() (timm models have one)")
+        head = {id(p) for p in model.net.get_classifier().parameters()}
+        for param in model.net.parameters():
+            param.requires_grad = id(param) in head

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import lightning as L
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from dfdet.metrics.report import write_report
+from dfdet.models import init_from_checkpoint
 from dfdet.tasks.common import build, instantiate_dict, log, output_dir, save_resolved_config
 from dfdet.utils.loggers import log_images, log_run
-from dfdet.utils.runinfo import run_info, to_float_dict, write_json
+from dfdet.utils.runinfo import manifest_hash, run_info, to_float_dict, write_json
 from dfdet.utils.table import print_metrics
 
 
@@ -23,16 +27,20 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """
     start = time.perf_counter()
     out = output_dir(cfg)
-    save_resolved_config(cfg, out / "config_resolved.yaml")
-    info = run_info()
-    write_json(out / "run_info.json", info)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
     datamodule = build(cfg.data)
     datamodule.check()
     model = build(cfg.model)
+    if cfg.get("finetune_from"):
+        init_from_checkpoint(model, cfg.finetune_from, freeze_backbone=bool(cfg.get("freeze_backbone", False)))
     model.run_config = OmegaConf.to_container(cfg, resolve=True)
+    info = {**run_info(), "resumed_from": cfg.get("ckpt_path"), "finetuned_from": cfg.get("finetune_from")}
+    datamodule.prepare_data()
+    info["data_manifest_sha256"] = manifest_hash(datamodule)
+    _on_rank_zero(save_resolved_config, cfg, out / "config_resolved.yaml")
+    _on_rank_zero(write_json, out / "run_info.json", info)
     callbacks = instantiate_dict(cfg.get("callbacks"))
     loggers = instantiate_dict(cfg.get("logger"))
     trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -67,6 +75,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log_images(trainer.loggers, {f"test/{k}": v for k, v in reports.items() if v.suffix == ".png"})
     result = to_float_dict(metrics)
     result["time/total_s"] = time.perf_counter() - start
-    write_json(out / "metrics.json", {**result, "video_aggregation": model.eval_metrics["test"].aggregation})
-    print_metrics(result, title=f"Metrics ({out})")
+    if trainer.is_global_zero:
+        write_json(out / "metrics.json", {**result, "video_aggregation": model.eval_metrics["test"].aggregation})
+        print_metrics(result, title=f"Metrics ({out})")
     return result
+
+
+def _on_rank_zero(fn: Callable[..., Any], *args: Any) -> None:
+    """Runs ``fn`` in the rank-0 process only (every DDP process runs this task)."""
+    rank_zero_only(fn)(*args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import platform
@@ -84,3 +85,18 @@ def write_json(path: str | Path, payload: dict[str, Any]) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(clean(payload), indent=2, sort_keys=True))
     tmp.replace(path)
+
+
+def manifest_hash(datamodule: Any) -> str | None:
+    """sha256 of the datamodule's manifest file (``datamodule.source.manifest_path()``), or None without one."""
+    source = getattr(datamodule, "source", None)
+    if source is None or not hasattr(source, "manifest_path"):
+        return None
+    path = Path(source.manifest_path())
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
