@@ -61,3 +61,13 @@ def test_balanced_loss_weights_fakes_by_class_ratio() -> None:
     torch.testing.assert_close(loss(logits, target), expected)
     with pytest.raises(ValueError, match="balanced"):
         BinaryCrossEntropy(pos_weight="auto")
+
+
+def test_channels_last_gives_the_same_logits() -> None:
+    torch.manual_seed(0)
+    net = build_backbone("test_resnet")
+    x = torch.randn(2, 3, 64, 64)
+    plain = DeepfakeDetector(net, optimizer=torch.optim.SGD).eval()(x)
+    fast = DeepfakeDetector(net, optimizer=torch.optim.SGD, channels_last=True).eval()(x)
+    torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-4)
+    assert "_compiled_net" not in dict(DeepfakeDetector(net, optimizer=torch.optim.SGD).named_children())

@@ -35,6 +35,9 @@ class DeepfakeDetector(L.LightningModule):
         threshold: decision threshold on the fake probability; None selects it on the validation split each epoch
             (the equal-error point of the frame scores), so the best checkpoint carries its own. Metrics at 0.5 are
             reported beside it.
+        channels_last: keep the network and inputs in NHWC memory format (faster convolutions on GPUs with mixed
+            precision).
+        compile: run the network through ``torch.compile`` (weights and checkpoints are unchanged).
     """
 
     def __init__(
@@ -49,6 +52,8 @@ class DeepfakeDetector(L.LightningModule):
         video_aggregation: str = "mean",
         top_k: int = 5,
         threshold: float | None = None,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)  # plain types in checkpoints
@@ -62,10 +67,18 @@ class DeepfakeDetector(L.LightningModule):
         self.eval_metrics = nn.ModuleDict({s: DetectionMetrics(video_aggregation, top_k) for s in ("val", "test")})
         self.predictions: dict[str, dict[str, torch.Tensor]] = {}  # last epoch's rows per stage, on the CPU
         self.run_config: dict[str, Any] | None = None  # the resolved training config, stored in checkpoints
+        self.channels_last = channels_last
+        if channels_last:
+            self.net.to(memory_format=torch.channels_last)
+        # Not registered as a submodule, so state_dict keys and checkpoints stay those of the plain network.
+        object.__setattr__(self, "_compiled_net", torch.compile(self.net) if compile else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x (B, 3, H, W) normalised images. Returns fake logits (B,)."""
-        return self.net(x).reshape(x.shape[0])
+        if self.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        net = self._compiled_net if self._compiled_net is not None else self.net
+        return net(x).reshape(x.shape[0])
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
