@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from dfdet.data.datasets import FrameDataset
+from dfdet.data.datasets import ClipDataset, FrameDataset
 from dfdet.data.manifest import read_manifest, split_frames
 from dfdet.data.sources import ManifestSource
 from dfdet.transforms import seed_worker
@@ -28,6 +28,8 @@ class DeepfakeDataModule(L.LightningDataModule):
         pin_memory: pin host memory (useful on GPU).
         check_files: verify up front that every crop listed in the manifest exists.
         root: the dataset's release folder (``data.root``, which the source reads); kept for provenance.
+        clip_len: None for frame items; T for clip items of T consecutive sampled frames (temporal heads).
+        clip_stride: frames between clip starts.
     """
 
     def __init__(
@@ -40,6 +42,8 @@ class DeepfakeDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         check_files: bool = True,
         root: str | None = None,
+        clip_len: int | None = None,
+        clip_stride: int = 1,
     ) -> None:
         super().__init__()
         self.source = source
@@ -50,8 +54,10 @@ class DeepfakeDataModule(L.LightningDataModule):
         self.pin_memory = pin_memory
         self.check_files = check_files
         self.root = root
+        self.clip_len = clip_len
+        self.clip_stride = clip_stride
         self.manifest: pd.DataFrame | None = None
-        self.datasets: dict[str, FrameDataset] = {}
+        self.datasets: dict[str, FrameDataset | ClipDataset] = {}
 
     def check(self) -> None:
         """Fails fast, with one clear message, when the data is missing or malformed."""
@@ -71,7 +77,12 @@ class DeepfakeDataModule(L.LightningDataModule):
             if (manifest["split"] == split).any():
                 rows = split_frames(manifest, split)
                 transform = self.train_transform if split == "train" else self.eval_transform
-                self.datasets[split] = FrameDataset(rows, rows["video_idx"].to_numpy(), transform)
+                if self.clip_len:
+                    self.datasets[split] = ClipDataset(
+                        rows, rows["video_idx"].to_numpy(), transform, self.clip_len, self.clip_stride
+                    )
+                else:
+                    self.datasets[split] = FrameDataset(rows, rows["video_idx"].to_numpy(), transform)
 
     def class_counts(self) -> tuple[int, int]:
         """Numbers of real and fake training frames."""

@@ -53,3 +53,57 @@ class FrameDataset(Dataset):
             "video_idx": self.video_idx[i],
             "frame_index": self.frame_index[i],
         }
+
+
+def clip_starts(n_frames: int, clip_len: int, stride: int) -> list[int]:
+    """Start positions of the clips of a video with ``n_frames`` sampled frames.
+
+    Clips are ``clip_len`` consecutive sampled frames, starting every ``stride`` frames; a video shorter than a clip
+    gives one clip padded by repeating its last frame.
+    """
+    if n_frames <= clip_len:
+        return [0]
+    return list(range(0, n_frames - clip_len + 1, stride))
+
+
+class ClipDataset(Dataset):
+    """One item per clip: ``clip_len`` consecutive sampled frames of one video (see :func:`clip_starts`).
+
+    Args:
+        frames: manifest rows with absolute ``path``, ``label``, ``video_id``/``dataset`` and ``frame_index``.
+        video_idx: integer id of each row's video, shape (len(frames),).
+        transform: an :class:`~dfdet.transforms.presets.AlbumentationsTransform`; all frames of a clip get the same
+            random parameters.
+        clip_len: frames per clip (T).
+        stride: frames between clip starts.
+
+    Items: ``input`` (T, 3, S, S), ``label`` () float (the video's), ``video_idx`` () long, ``frame_index`` () long
+    (the first frame's index in the source video), so clip scores aggregate to video scores like frame scores do.
+    """
+
+    def __init__(
+        self, frames: pd.DataFrame, video_idx: np.ndarray, transform: Callable, clip_len: int, stride: int
+    ) -> None:
+        rows = frames.assign(_video=video_idx).sort_values(["_video", "frame_index"], kind="stable")
+        self.transform = transform
+        self.clips: list[tuple[list[str], float, int, int]] = []
+        for vid, group in rows.groupby("_video", sort=True):
+            paths, indices = group["path"].tolist(), group["frame_index"].tolist()
+            label = float(group["label"].max())
+            for start in clip_starts(len(paths), clip_len, stride):
+                chosen = [paths[min(start + k, len(paths) - 1)] for k in range(clip_len)]
+                self.clips.append((chosen, label, int(vid), int(indices[start])))
+        self.labels = torch.tensor([c[1] for c in self.clips], dtype=torch.float32)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        paths, label, vid, first = self.clips[i]
+        frames = np.stack([load_rgb(p) for p in paths])
+        return {
+            "input": self.transform.clip(frames),
+            "label": torch.tensor(label),
+            "video_idx": torch.tensor(vid),
+            "frame_index": torch.tensor(first),
+        }

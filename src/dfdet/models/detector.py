@@ -24,7 +24,7 @@ class DeepfakeDetector(L.LightningModule):
     live here, outside the network, so exported models stay plain.
 
     Args:
-        net: maps (B, 3, H, W) to (B, 1) or (B,) logits.
+        net: maps (B, 3, H, W) to (B, 1) or (B,) logits (a timm model for clip models: its pooled features are used).
         optimizer: partial optimizer taking the parameters.
         scheduler: partial LR scheduler taking the optimizer, stepped each epoch; None for a constant LR.
         loss: loss on (logits, targets); BCE when None.
@@ -38,6 +38,8 @@ class DeepfakeDetector(L.LightningModule):
         channels_last: keep the network and inputs in NHWC memory format (faster convolutions on GPUs with mixed
             precision).
         compile: run the network through ``torch.compile`` (weights and checkpoints are unchanged).
+        head: for clip models, a partial temporal head taking ``in_features`` (see :mod:`dfdet.models.heads`);
+            inputs are then clips (B, T, 3, H, W) and each clip gets one logit. None: frame model.
     """
 
     def __init__(
@@ -54,11 +56,13 @@ class DeepfakeDetector(L.LightningModule):
         threshold: float | None = None,
         channels_last: bool = False,
         compile: bool = False,
+        head: Callable[[int], nn.Module] | None = None,
     ) -> None:
         super().__init__()
         mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)  # plain types in checkpoints
-        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler", "loss"])
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler", "loss", "head"])
         self.net = net
+        self.head = head(int(net.num_features)) if head is not None else None
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.loss_fn = loss if loss is not None else BinaryCrossEntropy()
@@ -74,11 +78,17 @@ class DeepfakeDetector(L.LightningModule):
         object.__setattr__(self, "_compiled_net", torch.compile(self.net) if compile else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Args: x (B, 3, H, W) normalised images. Returns fake logits (B,)."""
+        """Args: x normalised images (B, 3, H, W), or clips (B, T, 3, H, W) with a head. Returns logits (B,)."""
+        batch = x.shape[0]
+        if self.head is not None:
+            x = x.flatten(0, 1)  # (B * T, 3, H, W)
         if self.channels_last and x.ndim == 4:
             x = x.contiguous(memory_format=torch.channels_last)
         net = self._compiled_net if self._compiled_net is not None else self.net
-        return net(x).reshape(x.shape[0])
+        if self.head is None:
+            return net(x).reshape(batch)
+        feats = self.net.forward_head(net.forward_features(x), pre_logits=True)  # (B * T, D)
+        return self.head(feats.reshape(batch, -1, feats.shape[-1])).reshape(batch)
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None

@@ -54,6 +54,10 @@ class AlbumentationsTransform:
     def __call__(self, image: np.ndarray) -> torch.Tensor:
         return self.pipeline(image=image)["image"]
 
+    def clip(self, frames: np.ndarray) -> torch.Tensor:
+        """Transforms the frames (T, H, W, 3) of a clip with the same random parameters; returns (T, 3, S, S)."""
+        return self.pipeline(images=frames)["images"]
+
     def set_random_seed(self, seed: int) -> None:
         self.pipeline.set_random_seed(seed)
 
