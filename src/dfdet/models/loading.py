@@ -39,7 +39,8 @@ def load_detector(path: str | os.PathLike) -> tuple[DeepfakeDetector, DictConfig
     ckpt = read_checkpoint(path)
     cfg = OmegaConf.create(ckpt["dfdet"]["config"])
     model_cfg = cfg.model.copy()
-    model_cfg.net.pretrained = False  # the checkpoint holds the weights; never reach for the hub
+    if "pretrained" in model_cfg.net:
+        model_cfg.net.pretrained = False  # the checkpoint holds the weights; never reach for the hub
     if "checkpoint_path" in model_cfg.net:
         model_cfg.net.checkpoint_path = None
     try:
