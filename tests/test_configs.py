@@ -80,3 +80,28 @@ def test_slurm_launcher_and_optuna_search_compose() -> None:
         cfg = compose("train", ["hparams_search=optuna"], return_hydra_config=True)
         assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper")
         assert cfg.optimized_metric == "val/auc_best" and "model.optimizer.lr" in cfg.hydra.sweeper.params
+
+
+EXPERIMENT_TINY = [
+    "data=synthetic",
+    "model.net.name=test_efficientnet",
+    "model.net.pretrained=false",
+    "model.image_size=64",
+    "trainer.accelerator=cpu",
+    "trainer.precision=32-true",
+    "data.num_workers=0",
+    "data.batch_size=8",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=2",
+]
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+def test_every_experiment_runs_a_few_steps(tiny_cfg, experiment: str) -> None:
+    from dfdet.tasks.train import train
+
+    cfg = tiny_cfg(f"experiment={experiment}", *EXPERIMENT_TINY)
+    metrics = train(cfg)
+    assert "test/auc" in metrics

@@ -8,11 +8,12 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from dfdet.data.datasets import ClipDataset, FrameDataset
 from dfdet.data.manifest import read_manifest, split_frames
 from dfdet.data.sources import ManifestSource
+from dfdet.data.synthesis import FakeSynthesis, SynthesizedFrameDataset
 from dfdet.transforms import seed_worker
 
 
@@ -30,6 +31,10 @@ class DeepfakeDataModule(L.LightningDataModule):
         root: the dataset's release folder (``data.root``, which the source reads); kept for provenance.
         clip_len: None for frame items; T for clip items of T consecutive sampled frames (temporal heads).
         clip_stride: frames between clip starts.
+        synthesis: on-the-fly fake synthesis for training (``synthesis=sbi``); None: the dataset's own fakes.
+        balance: draw training items with a class-balanced ``WeightedRandomSampler`` (each class weighted by the
+            inverse of its count, with replacement, one epoch = as many items as the train split), e.g. for
+            FaceForensics++'s 4-5 fakes per real; False shuffles uniformly.
     """
 
     def __init__(
@@ -44,6 +49,8 @@ class DeepfakeDataModule(L.LightningDataModule):
         root: str | None = None,
         clip_len: int | None = None,
         clip_stride: int = 1,
+        synthesis: FakeSynthesis | None = None,
+        balance: bool = False,
     ) -> None:
         super().__init__()
         self.source = source
@@ -56,8 +63,10 @@ class DeepfakeDataModule(L.LightningDataModule):
         self.root = root
         self.clip_len = clip_len
         self.clip_stride = clip_stride
+        self.synthesis = synthesis
+        self.balance = balance
         self.manifest: pd.DataFrame | None = None
-        self.datasets: dict[str, FrameDataset | ClipDataset] = {}
+        self.datasets: dict[str, FrameDataset | ClipDataset | SynthesizedFrameDataset] = {}
 
     def check(self) -> None:
         """Fails fast, with one clear message, when the data is missing or malformed."""
@@ -77,7 +86,11 @@ class DeepfakeDataModule(L.LightningDataModule):
             if (manifest["split"] == split).any():
                 rows = split_frames(manifest, split)
                 transform = self.train_transform if split == "train" else self.eval_transform
-                if self.clip_len:
+                if split == "train" and self.synthesis is not None:
+                    self.datasets[split] = SynthesizedFrameDataset(
+                        rows, rows["video_idx"].to_numpy(), transform, self.synthesis
+                    )
+                elif self.clip_len:
                     self.datasets[split] = ClipDataset(
                         rows, rows["video_idx"].to_numpy(), transform, self.clip_len, self.clip_stride
                     )
@@ -100,16 +113,24 @@ class DeepfakeDataModule(L.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split not in self.datasets:
             split_frames(self.manifest, split)  # raises the clear "no rows" error
+        sampler = self._balanced_sampler(split) if shuffle and self.balance else None
         return DataLoader(
             self.datasets[split],
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
             worker_init_fn=seed_worker,
             drop_last=shuffle and len(self.datasets[split]) > self.batch_size,
         )
+
+    def _balanced_sampler(self, split: str) -> WeightedRandomSampler:
+        """Samples items with probability inversely proportional to the size of their class (labels 0/1)."""
+        labels = self.datasets[split].labels.long()
+        counts = torch.bincount(labels, minlength=2).clamp(min=1).double()
+        return WeightedRandomSampler((1.0 / counts)[labels], num_samples=len(labels), replacement=True)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -33,6 +33,7 @@ def _data_config(cfg: DictConfig, train_cfg: DictConfig) -> DictConfig:
         if "_target_" not in cfg.get("data", {}):
             cfg.data = train_cfg.data
             cfg.data.train_transform = None
+        cfg.data.synthesis = None  # evaluation scores the dataset's own frames
     return cfg.data
 
 
