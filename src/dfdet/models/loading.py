@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,11 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"Checkpoint not found: {path} (pass ckpt_path=<run>/checkpoints/best.ckpt)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as exc:
-        raise CheckpointError(f"Checkpoint {path} is unreadable or corrupt ({type(exc).__name__}: {exc})") from exc
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(f"Checkpoint {path} is corrupt or not a PyTorch checkpoint") from exc
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many types on garbage; all mean "corrupt"
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"Checkpoint {path} is unreadable or corrupt ({first_line})") from exc
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "dfdet" not in ckpt:
         raise CheckpointError(f"{path} is not a checkpoint written by dfdet's train.py (no 'dfdet' config inside)")
     return ckpt

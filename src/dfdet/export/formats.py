@@ -1,0 +1,185 @@
+"""Writing and loading ONNX and TorchScript artifacts (torch.onnx, onnxruntime and torch.jit stay behind this module).
+
+ONNX uses torch's TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``) by default: it works with the
+installed packages, whereas the dynamo exporter (torch's default since 2.9) needs ``onnxscript``, which is not a
+dependency of dfdet; ``dynamo=True`` selects it where onnxscript is installed (see docs/export.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import onnx
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from dfdet.export.errors import ExportError
+from dfdet.export.metadata import INPUT_NAME, OUTPUT_NAME, from_string_props, to_string_props
+
+Runner = Callable[[torch.Tensor], torch.Tensor]  # model input -> (B,) logits
+EXTRA_FILE = "dfdet.json"  # TorchScript extra file holding the metadata
+SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript"}
+TORCHSCRIPT_EXPORTER = "torch.jit.trace"
+
+
+class LogitNet(nn.Module):
+    """What is exported: a detector's network with ``DeepfakeDetector.forward``'s reshape to one logit per image.
+
+    Args:
+        net: maps (B, 3, H, W) to (B, 1) or (B,) logits.
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Args: x (B, 3, H, W) normalised images. Returns fake logits (B,)."""
+        return self.net(x).reshape(x.shape[0])
+
+
+@contextmanager
+def _quiet_deprecations() -> Iterator[None]:
+    """Silences torch's notices that the TorchScript-based exporters are deprecated (known; see docs/export.md)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export")
+        warnings.filterwarnings("ignore", message="The feature will be removed")
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated")
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        yield
+
+
+def export_onnx(
+    module: nn.Module,
+    example: torch.Tensor,
+    path: str | os.PathLike,
+    metadata: Mapping[str, Any],
+    opset: int,
+    dynamo: bool = False,
+) -> None:
+    """Writes ``module`` as ONNX with a dynamic batch axis and ``metadata`` in ``metadata_props``.
+
+    Args:
+        module: eval-mode module mapping the input to (B,) logits.
+        example: an input batch to trace with; every axis but the first (batch) is fixed to its size.
+        path: the file to write.
+        metadata: stored as ``metadata_props`` (non-string values as JSON).
+        opset: ONNX opset version.
+        dynamo: use torch's torch.export-based exporter (needs the ``onnxscript`` package) instead of the
+            TorchScript-based one.
+    """
+    names = [INPUT_NAME], [OUTPUT_NAME]
+    if dynamo:
+        if importlib.util.find_spec("onnxscript") is None:
+            raise ExportError(
+                "dynamo=true needs the onnxscript package, which dfdet does not depend on: install it "
+                "(uv add onnxscript) or export with dynamo=false"
+            )
+        batch = torch.export.Dim("batch")
+        with _quiet_deprecations(), torch.no_grad():
+            program = torch.onnx.export(
+                module,
+                (example,),
+                dynamo=True,
+                opset_version=opset,
+                input_names=names[0],
+                output_names=names[1],
+                dynamic_shapes=({0: batch},),
+            )
+        assert program is not None  # the dynamo exporter returns the program
+        proto = program.model_proto
+    else:
+        axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
+        with _quiet_deprecations(), torch.no_grad():
+            torch.onnx.export(
+                module,
+                (example,),
+                os.fspath(path),
+                dynamo=False,
+                opset_version=opset,
+                input_names=names[0],
+                output_names=names[1],
+                dynamic_axes=axes,
+            )
+        proto = onnx.load(os.fspath(path))
+    onnx.helper.set_model_props(proto, to_string_props(metadata))
+    onnx.checker.check_model(proto)
+    onnx.save(proto, os.fspath(path))
+
+
+def load_onnx(path: str | os.PathLike, threads: int | None = None) -> Runner:
+    """An onnxruntime session (CPUExecutionProvider) on ``path``, as a tensor-to-tensor function.
+
+    Args:
+        path: the ONNX file.
+        threads: intra-op threads; None: onnxruntime's default (one per physical core).
+    """
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    session = ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(session.run(None, {name: x.detach().cpu().numpy()})[0])
+
+    return run
+
+
+def read_onnx_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata stored in an ONNX file (JSON values decoded)."""
+    proto = onnx.load(os.fspath(path), load_external_data=False)
+    return from_string_props({p.key: p.value for p in proto.metadata_props})
+
+
+def export_torchscript(
+    module: nn.Module, example: torch.Tensor, path: str | os.PathLike, metadata: Mapping[str, Any]
+) -> None:
+    """Traces ``module`` on ``example`` and saves it with ``metadata`` as the extra file ``dfdet.json``.
+
+    The batch size is not baked in: the reshape reads it from the input at run time.
+    """
+    with _quiet_deprecations(), torch.no_grad():
+        traced = torch.jit.trace(module, (example,), check_trace=False)
+        torch.jit.save(traced, os.fspath(path), _extra_files={EXTRA_FILE: json.dumps(metadata, indent=2)})
+
+
+def _load_scripted(path: str | os.PathLike) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
+    extra = {EXTRA_FILE: ""}
+    with _quiet_deprecations():
+        module = torch.jit.load(os.fspath(path), map_location="cpu", _extra_files=extra)
+    return module.eval(), json.loads(extra[EXTRA_FILE] or "{}")
+
+
+def load_torchscript(path: str | os.PathLike) -> Runner:
+    """The reloaded TorchScript module, as a tensor-to-tensor function.
+
+    It runs under ``torch.no_grad``: under ``torch.inference_mode`` TorchScript's profiling executor takes many slow
+    calls to settle.
+    """
+    module, _ = _load_scripted(path)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return module(x)
+
+    return run
+
+
+def read_torchscript_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata stored in a TorchScript file's ``dfdet.json``."""
+    return _load_scripted(path)[1]
+
+
+LOADERS: dict[str, Callable[..., Runner]] = {"onnx": load_onnx, "torchscript": load_torchscript}
+READERS: dict[str, Callable[[str | os.PathLike], dict[str, Any]]] = {
+    "onnx": read_onnx_metadata,
+    "torchscript": read_torchscript_metadata,
+}

@@ -1,0 +1,97 @@
+"""What every exported artifact says about itself: backbone, input layout, threshold, output meaning, provenance."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dfdet import __version__
+from dfdet.export.inputs import InputSpec
+
+INPUT_NAME = "input"
+OUTPUT_NAME = "logit"
+OUTPUT_MEANING = "logit; sigmoid gives the probability that the face is manipulated (fake=1)"
+
+
+def config_sha256(config: Mapping[str, Any]) -> str:
+    """sha256 of the resolved training config as canonical JSON (sorted keys, no spaces).
+
+    Reproduce it with ``hashlib.sha256(json.dumps(cfg, sort_keys=True, separators=(",", ":")).encode()).hexdigest()``
+    on ``OmegaConf.to_container(cfg, resolve=True)``.
+    """
+    payload = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def build_metadata(
+    config: Mapping[str, Any],
+    spec: InputSpec,
+    threshold: float,
+    threshold_source: str,
+    checkpoint: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """The metadata shared by every format (JSON-serialisable values).
+
+    Args:
+        config: the resolved training config stored in the checkpoint.
+        spec: the model's input layout.
+        threshold: decision threshold on the fake probability (``sigmoid(logit)``).
+        threshold_source: where it comes from: ``validation`` (chosen on the validation split) or ``config``.
+        checkpoint: the checkpoint file the weights come from (its name and sha256 are recorded).
+    """
+    model_cfg = config.get("model", {})
+    side = spec.image_size
+    meta: dict[str, Any] = {
+        "backbone": model_cfg.get("net", {}).get("name", "unknown"),
+        "input_name": INPUT_NAME,
+        "input_shape": list(spec.shape("batch")),
+        "input_size": side,
+        "input_layout": f"{spec.layout} float32 RGB",
+        "preprocessing": f"RGB face crop resized to {side}x{side}, scaled to [0, 1], then (x - mean) / std",
+        "mean": list(spec.mean),
+        "std": list(spec.std),
+        "output_name": OUTPUT_NAME,
+        "output_shape": ["batch"],
+        "output": OUTPUT_MEANING,
+        "threshold": float(threshold),
+        "threshold_source": threshold_source,
+        "video_aggregation": model_cfg.get("video_aggregation", "mean"),
+        "config_sha256": config_sha256(config),
+        "dfdet_version": __version__,
+        "torch_version": torch.__version__,
+    }
+    if checkpoint is not None:
+        meta["checkpoint"] = Path(checkpoint).name
+        meta["checkpoint_sha256"] = file_sha256(checkpoint)
+    return meta
+
+
+def to_string_props(metadata: Mapping[str, Any]) -> dict[str, str]:
+    """ONNX ``metadata_props`` hold strings: strings stay as they are, everything else becomes JSON."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
+
+
+def from_string_props(props: Mapping[str, str]) -> dict[str, Any]:
+    """Inverse of :func:`to_string_props`."""
+    out: dict[str, Any] = {}
+    for key, value in props.items():
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
