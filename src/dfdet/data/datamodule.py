@@ -130,7 +130,8 @@ class DeepfakeDataModule(L.LightningDataModule):
         """Samples items with probability inversely proportional to the size of their class (labels 0/1)."""
         labels = self.datasets[split].labels.long()
         counts = torch.bincount(labels, minlength=2).clamp(min=1).double()
-        return WeightedRandomSampler((1.0 / counts)[labels], num_samples=len(labels), replacement=True)
+        weights = (1.0 / counts)[labels].tolist()
+        return WeightedRandomSampler(weights, num_samples=len(labels), replacement=True)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)

@@ -1,21 +1,38 @@
-"""Release layouts of the public datasets: what must exist under ``data.root``, and how to say what is missing.
+"""Release layouts of the public datasets: the quick check of ``data.root``, the video table and the layout report.
 
-This module only checks a layout; reading the videos of each dataset is preprocessing's job.
+Two levels of checking:
+
+- :func:`check_layout` is the quick structural check run before training: does ``data.root`` look like the release?
+- the release readers of :mod:`dfdet.preprocess.releases` scan a release completely and return a *video table*
+  (:data:`VIDEO_COLUMNS`, one row per video) with a :class:`LayoutReport` naming every missing part (fatal),
+  every unexpected entry (ignored) and every video listed in a split file or metadata but absent on disk (counted,
+  not fatal).
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from dfdet.errors import DatasetNotFoundError
+
+# One row per video: split in train/val/test, label 0 real / 1 fake, method ("real" for real videos),
+# source = path of the video (or image) relative to the release root.
+VIDEO_COLUMNS = ("dataset", "split", "video_id", "label", "method", "source")
 
 
 @dataclass(frozen=True)
 class Layout:
-    """A dataset's release layout: display name, the patterns that must match under the root, and a sketch."""
+    """A dataset's release layout: display name, required patterns under the root, and a sketch.
+
+    Each required entry is a glob pattern, or several separated by ``|`` of which one must match.
+    """
 
     name: str
     required: tuple[str, ...]
@@ -25,11 +42,13 @@ class Layout:
 LAYOUTS: dict[str, Layout] = {
     "ffpp": Layout(
         name="FaceForensics++",
-        required=("original_sequences/youtube/{compression}/videos", "manipulated_sequences/*/{compression}/videos"),
+        required=("original_sequences/*/{compression}/videos", "manipulated_sequences/*/{compression}/videos"),
         sketch=(
-            "<root>/original_sequences/youtube/{compression}/videos/000.mp4 ...\n"
-            "<root>/manipulated_sequences/{{Deepfakes,Face2Face,FaceSwap,NeuralTextures}}/{compression}/videos/"
-            "000_003.mp4 ...\n<root>/splits/{{train,val,test}}.json (official FaceForensics++ splits)"
+            "<root>/original_sequences/{{youtube,actors}}/{compression}/videos/000.mp4 ...\n"
+            "<root>/manipulated_sequences/{{Deepfakes,Face2Face,FaceSwap,NeuralTextures,FaceShifter,"
+            "DeepFakeDetection}}/{compression}/videos/000_003.mp4 ...\n"
+            "<root>/splits/{{train,val,test}}.json (official FaceForensics++ splits; or set data.source.release."
+            "splits_dir)"
         ),
     ),
     "celebdf": Layout(
@@ -42,8 +61,12 @@ LAYOUTS: dict[str, Layout] = {
     ),
     "dfdc": Layout(
         name="DFDC",
-        required=("dfdc_train_part_*/metadata.json",),
-        sketch="<root>/dfdc_train_part_0/metadata.json and *.mp4 ... (one folder per downloaded part)",
+        required=("dfdc_train_part_*/metadata.json|*/labels.csv|*/metadata.json|dataset.json",),
+        sketch=(
+            "<root>/dfdc_train_part_0/metadata.json and *.mp4 ... (one folder per downloaded part), and/or\n"
+            "<root>/<test folder>/labels.csv or metadata.json with is_fake (public test set), and/or\n"
+            "<root>/dataset.json (DFDC preview)"
+        ),
     ),
     "folder": Layout(
         name="a folder of your own",
@@ -54,7 +77,7 @@ LAYOUTS: dict[str, Layout] = {
 
 
 def check_layout(key: str, root: str | os.PathLike | None, **fmt: str) -> Path:
-    """Checks that ``root`` holds dataset ``key`` in its release layout.
+    """Checks that ``root`` holds dataset ``key`` in its release layout (structure only, quick).
 
     Args:
         key: one of :data:`LAYOUTS`.
@@ -68,17 +91,141 @@ def check_layout(key: str, root: str | os.PathLike | None, **fmt: str) -> Path:
         DatasetNotFoundError: naming the root, every missing part and the expected layout.
     """
     layout = LAYOUTS[key]
-    sketch = layout.sketch.format(**fmt)
-    how = (
-        "Set data.root=/path/to/release (on the command line or in conf/local/default.yaml). "
-        f"Expected layout:\n{sketch}"
-    )
+    path = resolve_root(key, root, **fmt)
+    missing = []
+    for entry in layout.required:
+        options = [p.format(**fmt) for p in entry.split("|")]
+        if not any(glob.glob(str(path / p)) for p in options):
+            missing.append(" or ".join(options))
+    if missing:
+        raise DatasetNotFoundError(
+            f"{layout.name} at {path} is incomplete; missing: {', '.join(missing)}. {layout_help(key, **fmt)}"
+        )
+    return path
+
+
+def resolve_root(key: str, root: str | os.PathLike | None, **fmt: str) -> Path:
+    """The resolved release folder of dataset ``key``; raises :class:`DatasetNotFoundError` if unset or absent."""
+    name = LAYOUTS[key].name
     if root is None or str(root) in ("", "???"):
-        raise DatasetNotFoundError(f"{layout.name}: data.root is not set. {how}")
+        raise DatasetNotFoundError(f"{name}: data.root is not set. {layout_help(key, **fmt)}")
     path = Path(root).expanduser()
     if not path.is_dir():
-        raise DatasetNotFoundError(f"{layout.name} not found: data.root={path} does not exist. {how}")
-    missing = [p.format(**fmt) for p in layout.required if not glob.glob(str(path / p.format(**fmt)))]
-    if missing:
-        raise DatasetNotFoundError(f"{layout.name} at {path} is incomplete; missing: {', '.join(missing)}. {how}")
+        raise DatasetNotFoundError(f"{name} not found: data.root={path} does not exist. {layout_help(key, **fmt)}")
     return path.resolve()
+
+
+def layout_help(key: str, **fmt: str) -> str:
+    """How to point ``data.root`` at a release, with the expected layout of dataset ``key`` (one line)."""
+    sketch = LAYOUTS[key].sketch.format(**fmt).replace("\n", "; ")
+    return (
+        f"Set data.root=/path/to/release (on the command line or in conf/local/default.yaml). Expected layout: {sketch}"
+    )
+
+
+@dataclass
+class LayoutReport:
+    """What a full scan of a release found besides the videos it uses.
+
+    Attributes:
+        key: layout key (``ffpp``, ...).
+        root: the release folder.
+        missing: required parts that are not there (fatal), as paths relative to the root.
+        unexpected: entries the release does not have, or malformed lines (ignored, reported).
+        absent: listed in a split file or metadata but not on disk, by list; a few examples are kept per list.
+        absent_counts: number of such videos per list.
+        excluded: videos on disk left out of the table, by reason (e.g. not in any split file).
+        hints: how to fix the missing parts, added to the error message.
+    """
+
+    key: str
+    root: Path
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    absent: dict[str, list[str]] = field(default_factory=dict)
+    absent_counts: dict[str, int] = field(default_factory=dict)
+    excluded: dict[str, int] = field(default_factory=dict)
+    hints: list[str] = field(default_factory=list)
+
+    def add_absent(self, where: str, relpath: str, keep: int = 3) -> None:
+        """Counts one video listed by ``where`` but absent on disk."""
+        self.absent_counts[where] = self.absent_counts.get(where, 0) + 1
+        examples = self.absent.setdefault(where, [])
+        if len(examples) < keep:
+            examples.append(relpath)
+
+    def exclude(self, reason: str, count: int = 1) -> None:
+        """Counts videos on disk left out of the table for ``reason``."""
+        if count:
+            self.excluded[reason] = self.excluded.get(reason, 0) + count
+
+    def lines(self) -> list[str]:
+        """The report as human-readable lines (empty when there is nothing to say)."""
+        out = [f"missing: {m}" for m in self.missing]
+        out += [f"unexpected (ignored): {u}" for u in self.unexpected]
+        for where, count in self.absent_counts.items():
+            out.append(f"absent on disk: {count} video(s) listed in {where}, e.g. {', '.join(self.absent[where])}")
+        out += [f"excluded: {n} video(s) {reason}" for reason, n in self.excluded.items()]
+        return out
+
+    def raise_if_unusable(self, table: pd.DataFrame, **fmt: str) -> None:
+        """Raises :class:`DatasetNotFoundError` when parts are missing or no video was found."""
+        name = LAYOUTS[self.key].name
+        if self.missing:
+            raise DatasetNotFoundError(
+                f"{name} at {self.root} is incomplete; missing: {', '.join(self.missing)}. "
+                + "".join(f"{hint}. " for hint in self.hints)
+                + layout_help(self.key, **fmt)
+            )
+        if table.empty:
+            raise DatasetNotFoundError(f"{name} at {self.root}: no videos found. " + layout_help(self.key, **fmt))
+
+
+def video_table(rows: Iterable[dict]) -> pd.DataFrame:
+    """Builds the video table from row dicts with the keys of :data:`VIDEO_COLUMNS`, sorted by split and video."""
+    df = pd.DataFrame(list(rows), columns=list(VIDEO_COLUMNS))
+    df["label"] = df["label"].astype("int64")
+    return df.sort_values(["split", "video_id"], kind="stable").reset_index(drop=True)
+
+
+def stable_fraction(key: str) -> float:
+    """A number in [0, 1) fixed by ``key`` alone (SHA-1), independent of the machine and of the other keys."""
+    return int(hashlib.sha1(key.encode()).hexdigest()[:12], 16) / float(1 << 48)
+
+
+def split_by_hash(key: str, val_fraction: float, test_fraction: float = 0.0) -> str:
+    """``test`` if :func:`stable_fraction` of ``key`` < ``test_fraction``, then ``val`` for the next ``val_fraction``,
+    else ``train``. Adding or removing other keys never moves this one."""
+    u = stable_fraction(key)
+    if u < test_fraction:
+        return "test"
+    return "val" if u < test_fraction + val_fraction else "train"
+
+
+def pick_groups(groups: Iterable[str], fraction: float) -> set[str]:
+    """The ``round(fraction * n)`` groups (at least one when ``fraction`` > 0 and n > 1) with the smallest hashes.
+
+    Used to carve a validation set by identity: deterministic, and exact in size even for few groups.
+    """
+    unique = sorted(set(groups), key=lambda g: (stable_fraction(g), g))
+    count = round(fraction * len(unique))
+    if fraction > 0 and count == 0 and len(unique) > 1:
+        count = 1
+    return set(unique[:count])
+
+
+def list_files(folder: Path, extensions: tuple[str, ...]) -> tuple[list[Path], list[Path]]:
+    """Files directly in ``folder`` with one of ``extensions`` (case-insensitive), and the other entries.
+
+    Returns:
+        (matching files sorted by name, other entries sorted by name); both empty when the folder is absent.
+    """
+    if not folder.is_dir():
+        return [], []
+    keep, other = [], []
+    for entry in sorted(folder.iterdir()):
+        if entry.suffix.lower() in extensions and entry.is_file():
+            keep.append(entry)
+        elif not entry.name.startswith("."):
+            other.append(entry)
+    return keep, other

@@ -69,6 +69,12 @@ class SyntheticSource:
         return ensure_synthetic(self.spec, self.cache_dir)
 
 
+class ReleaseChecker(Protocol):
+    """What training needs of a release reader (:mod:`dfdet.preprocess.releases`): its quick structural check."""
+
+    def check_structure(self) -> Path: ...
+
+
 class ProcessedSource:
     """A public dataset (or your own folder) turned into face crops and a manifest by ``preprocess.py``.
 
@@ -76,11 +82,19 @@ class ProcessedSource:
         layout: key of :data:`dfdet.data.layouts.LAYOUTS` (``ffpp``, ``celebdf``, ``dfdc``, ``folder``).
         root: the dataset's release folder.
         processed_dir: where preprocessing wrote ``manifest.parquet`` and the crops.
-        compression: FaceForensics++ quality (``raw``/``c0``, ``c23``, ``c40``); ignored by other layouts.
+        compression: FaceForensics++ quality (``raw``/``c0``, ``c23``, ``c40``) for the quick layout check when no
+            ``release`` is given; ignored by other layouts.
+        release: the release reader that ``preprocess.py`` uses (``data.source.release``); when given, its
+            structural check (with its own options, e.g. the compression) replaces the one above.
     """
 
     def __init__(
-        self, layout: str, root: str | None, processed_dir: str | os.PathLike, compression: str = "c23"
+        self,
+        layout: str,
+        root: str | None,
+        processed_dir: str | os.PathLike,
+        compression: str = "c23",
+        release: ReleaseChecker | None = None,
     ) -> None:
         if layout not in LAYOUTS:
             raise DatasetNotFoundError(f"Unknown dataset layout '{layout}'; known: {', '.join(LAYOUTS)}")
@@ -89,9 +103,13 @@ class ProcessedSource:
         self.root = root
         self.processed_dir = Path(processed_dir)
         self.compression = "raw" if compression == "c0" else compression
+        self.release = release
 
     def check(self) -> None:
-        check_layout(self.layout, self.root, compression=self.compression)
+        if self.release is not None:
+            self.release.check_structure()
+        else:
+            check_layout(self.layout, self.root, compression=self.compression)
         if not (self.processed_dir / "manifest.parquet").is_file():
             raise DatasetNotFoundError(
                 f"{LAYOUTS[self.layout].name} at {self.root} has not been preprocessed: no manifest at "

@@ -1,0 +1,188 @@
+"""Small release trees of real mp4 files, for tests and smoke runs (FaceForensics++, Celeb-DF, DFDC, folder).
+
+Every frame holds a real face: the astronaut photo of scikit-image (Eileen Collins), cropped around her face with a
+window that moves and zooms from frame to frame. In fake clips the face region is altered (blurred, brightened and
+colour-shifted inside an ellipse). A few distinct clips are encoded with PyAV (H.264) and copied to every path.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+FACE_CENTRE = (224.0, 117.0)  # x, y of the face in skimage.data.astronaut() (512 x 512)
+FACE_SIZE = (87.0, 110.0)  # its width and height
+
+
+def face_frames(count: int = 6, size: tuple[int, int] = (160, 128), fake: bool = False, seed: int = 0) -> list:
+    """Frames (H, W, 3) uint8 of a moving, zooming real face.
+
+    Args:
+        count: number of frames.
+        size: frame ``(width, height)``.
+        fake: alter the face region.
+        seed: varies the motion.
+
+    Returns:
+        ``count`` RGB frames; the face is about 45-60 % of the frame height.
+    """
+    from skimage.data import astronaut
+
+    image = astronaut()
+    rng = np.random.default_rng(seed)
+    width, height = size
+    phase = rng.uniform(0, 2 * np.pi)
+    frames = []
+    for t in range(count):
+        window_h = 215 + 20 * np.sin(phase + 0.9 * t)  # zoom
+        window_w = window_h * width / height
+        cx = FACE_CENTRE[0] + 25 * np.cos(phase + 0.7 * t)  # the face moves within the frame
+        cy = max(window_h / 2, FACE_CENTRE[1] + 12 * np.sin(phase + 0.5 * t))
+        x0, y0 = cx - window_w / 2, cy - window_h / 2
+        scale = width / window_w
+        affine = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
+        frame = cv2.warpAffine(image, affine, (width, height), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+        if fake:
+            centre = ((FACE_CENTRE[0] - x0) * scale, (FACE_CENTRE[1] + 8 - y0) * scale)
+            axes = (FACE_SIZE[0] * 0.38 * scale, FACE_SIZE[1] * 0.38 * scale)
+            frame = alter_face(frame, centre, axes)
+        frames.append(frame)
+    return frames
+
+
+def alter_face(frame: np.ndarray, centre: tuple[float, float], axes: tuple[float, float]) -> np.ndarray:
+    """Blurs, brightens and colour-shifts an elliptic face region with a soft edge (a crude "manipulation")."""
+    mask = np.zeros(frame.shape[:2], np.float32)
+    cv2.ellipse(mask, (round(centre[0]), round(centre[1])), (round(axes[0]), round(axes[1])), 0, 0, 360, 1.0, -1)
+    soft = cv2.GaussianBlur(mask, (0, 0), 2.0)[..., None]
+    altered = cv2.GaussianBlur(frame, (0, 0), 1.5).astype(np.float32) * np.array([1.12, 1.0, 0.9], np.float32) + 8
+    out = frame.astype(np.float32) * (1 - soft) + np.clip(altered, 0, 255) * soft
+    return out.round().astype(np.uint8)
+
+
+def write_video(path: str | Path, frames: list, fps: int = 10) -> Path:
+    """Encodes RGB frames as an H.264 mp4 with PyAV."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "20", "preset": "ultrafast"}
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode(None))
+    return path
+
+
+class ClipBank:
+    """Encodes a few distinct clips once and copies them to many paths.
+
+    Args:
+        cache: folder for the encoded clips.
+        frames: frames per clip.
+        variants: distinct real clips (and as many fake ones).
+    """
+
+    def __init__(self, cache: str | Path, frames: int = 6, variants: int = 2) -> None:
+        self.cache = Path(cache)
+        self.frames = frames
+        self.variants = variants
+
+    def clip(self, fake: bool, variant: int = 0) -> Path:
+        path = self.cache / f"{'fake' if fake else 'real'}_{variant % self.variants}.mp4"
+        if not path.is_file():
+            write_video(path, face_frames(self.frames, fake=fake, seed=variant % self.variants))
+        return path
+
+    def put(self, path: str | Path, fake: bool, variant: int = 0) -> Path:
+        """Copies a real or fake clip to ``path``."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.clip(fake, variant), path)
+        return path
+
+
+def write_corrupt(path: str | Path) -> Path:
+    """A file with an mp4 name and garbage content."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    return path
+
+
+def make_ffpp(root: str | Path, bank: ClipBank, methods: tuple[str, ...] = ("Deepfakes", "FaceSwap"),
+              compression: str = "c23") -> Path:  # fmt: skip
+    """FaceForensics++: originals 000-005, fakes a_b and b_a of the pairs (000,001) train, (002,003) val,
+    (004,005) test, official-style split files in ``<root>/splits``."""
+    root = Path(root)
+    pairs = {"train": [["000", "001"]], "val": [["002", "003"]], "test": [["004", "005"]]}
+    for split, plist in pairs.items():
+        (root / "splits").mkdir(parents=True, exist_ok=True)
+        (root / "splits" / f"{split}.json").write_text(json.dumps(plist))
+        for i, (a, b) in enumerate(plist):
+            for vid in (a, b):
+                bank.put(root / f"original_sequences/youtube/{compression}/videos/{vid}.mp4", False, int(vid))
+            for method in methods:
+                for vid in (f"{a}_{b}", f"{b}_{a}"):
+                    bank.put(root / f"manipulated_sequences/{method}/{compression}/videos/{vid}.mp4", True, i)
+    return root
+
+
+def make_celebdf(root: str | Path, bank: ClipBank) -> Path:
+    """Celeb-DF v2: identities id0-id3, two YouTube-real videos, a test list with one real and one fake."""
+    root = Path(root)
+    for i in range(4):
+        bank.put(root / f"Celeb-real/id{i}_0000.mp4", False, i)
+        bank.put(root / f"Celeb-synthesis/id{i}_id{(i + 1) % 4}_0000.mp4", True, i)
+    for i in range(2):
+        bank.put(root / f"YouTube-real/{i:05d}.mp4", False, i)
+    (root / "List_of_testing_videos.txt").write_text("1 YouTube-real/00001.mp4\n0 Celeb-synthesis/id3_id0_0000.mp4\n")
+    return root
+
+
+def make_dfdc(root: str | Path, bank: ClipBank) -> Path:
+    """DFDC: one training part (2 originals, 3 fakes) and a public test folder with ``labels.csv``."""
+    root = Path(root)
+    part = root / "dfdc_train_part_0"
+    meta = {"aaa.mp4": {"label": "REAL", "split": "train", "original": None}}
+    meta["bbb.mp4"] = {"label": "REAL", "split": "train", "original": None}
+    meta.update({f"f{i}.mp4": {"label": "FAKE", "split": "train", "original": "aaa.mp4"} for i in range(2)})
+    meta["f2.mp4"] = {"label": "FAKE", "split": "train", "original": "bbb.mp4"}
+    for i, (name, entry) in enumerate(meta.items()):
+        bank.put(part / name, entry["label"] == "FAKE", i)
+    (part / "metadata.json").write_text(json.dumps(meta))
+    bank.put(root / "test/ttt.mp4", False, 0)
+    bank.put(root / "test/uuu.mp4", True, 1)
+    (root / "test/labels.csv").write_text("filename,label\nttt.mp4,0\nuuu.mp4,1\n")
+    return root
+
+
+def make_folder(root: str | Path, bank: ClipBank, per_split: int = 1, corrupt: bool = True) -> Path:
+    """``real/`` and ``fake/``: for each split, ``per_split`` real videos and their fakes (same stem, so the same
+    split), one real image, and optionally a corrupt ``real/broken.mp4`` and an empty ``fake/empty.mp4``."""
+    from dfdet.data.layouts import split_by_hash
+
+    root = Path(root)
+    found: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    i = 0
+    while min(len(v) for v in found.values()) < per_split:
+        stem = f"clip{i:03d}"
+        split = split_by_hash(stem, 0.1, 0.1)
+        if len(found[split]) < per_split:
+            found[split].append(stem)
+        i += 1
+    for j, stem in enumerate(sorted(s for v in found.values() for s in v)):
+        bank.put(root / f"real/{stem}.mp4", False, j)
+        bank.put(root / f"fake/{stem}.mp4", True, j)
+    image = face_frames(1, size=(200, 160), seed=3)[0]
+    cv2.imwrite(str(root / f"real/{found['train'][0]}_still.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if corrupt:
+        write_corrupt(root / "real/broken.mp4")
+        (root / "fake/empty.mp4").write_bytes(b"")
+    return root
