@@ -9,11 +9,16 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from dfdet.audio.datamodule import AudioDataModule
 from dfdet.data import DeepfakeDataModule
 from dfdet.models import DeepfakeDetector
 from dfdet.tasks.common import instantiate_dict
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+AUDIO_MODELS = ("lcnn", "rawnet2", "spec_cnn")
+AUDIO_DATA = ("synthetic_audio", "asvspoof2019_la", "audio_folder")
 
 
 def options(group: str) -> list[str]:
@@ -22,19 +27,24 @@ def options(group: str) -> list[str]:
 
 @pytest.mark.parametrize("option", options("model"))
 def test_model_options(tiny_cfg, option: str) -> None:
-    cfg = tiny_cfg(f"model={option}", "model.net.pretrained=false")
+    audio = option in AUDIO_MODELS
+    cfg = tiny_cfg(f"model={option}", *([] if audio or option == "spectrum" else ["model.net.pretrained=false"]))
     model = instantiate(cfg.model)
     assert isinstance(model, DeepfakeDetector)
-    size = cfg.model.image_size if option not in ("xception", "efficientnet_b4") else 64  # big presets: small input
-    logits = model.eval()(torch.randn(2, 3, size, size))
-    assert logits.shape == (2,)
+    if audio:
+        x = torch.randn(2, 8000)  # half a second of 16 kHz audio
+    else:
+        size = cfg.model.image_size if option not in ("xception", "efficientnet_b4") else 64  # big presets: small
+        x = torch.randn(2, 3, size, size)
+    assert model.eval()(x).shape == (2,)
 
 
 @pytest.mark.parametrize("option", options("data"))
 def test_data_options(tiny_cfg, option: str) -> None:
-    cfg = tiny_cfg(f"data={option}")
+    audio = option in AUDIO_DATA
+    cfg = tiny_cfg(f"data={option}", *(["model=lcnn"] if audio else []))
     datamodule = instantiate(cfg.data)
-    assert isinstance(datamodule, DeepfakeDataModule)
+    assert isinstance(datamodule, AudioDataModule if audio else DeepfakeDataModule)
 
 
 @pytest.mark.parametrize("option", options("augment"))

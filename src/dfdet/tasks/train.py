@@ -46,7 +46,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     log_run(trainer.loggers, model.run_config, info)
 
-    log.info("Training %s on %s", OmegaConf.select(cfg, "model.net.name"), OmegaConf.select(cfg, "data._target_"))
+    name = OmegaConf.select(cfg, "model.net.name") or type(model.net).__name__
+    log.info("Training %s on %s", name, OmegaConf.select(cfg, "data._target_"))
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics = {
         k: v

@@ -1,0 +1,281 @@
+"""Where audio utterances come from: ASVspoof 2019 LA, a folder of your own, or the built-in synthetic set.
+
+Each source checks its data up front (naming every missing part and the expected layout), prepares it once and
+returns the manifest: one row per utterance with columns ``dataset``, ``split`` (train/val/test), ``utt_id``,
+``speaker``, ``label`` (0 bona fide, 1 spoof), ``method`` (``real`` or the attack id, e.g. ASVspoof's ``A07``) and
+``path`` (absolute).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from dfdet.audio.io import AUDIO_EXTENSIONS
+from dfdet.audio.synthetic.generate import SyntheticAudioSpec, ensure_synthetic_audio
+from dfdet.errors import DatasetNotFoundError, ManifestError
+
+COLUMNS = ("dataset", "split", "utt_id", "speaker", "label", "method", "path")
+
+
+class AudioSource(Protocol):
+    """Anything that can check its data, prepare it once, and list its utterances."""
+
+    name: str
+
+    def check(self) -> None: ...
+
+    def prepare(self) -> None: ...
+
+    def manifest(self) -> pd.DataFrame: ...
+
+
+def _missing_files(df: pd.DataFrame, where: str) -> None:
+    missing = [p for p in df["path"] if not os.path.isfile(p)]
+    if missing:
+        raise ManifestError(f"{where}: {len(missing)} of {len(df)} listed audio files are missing, e.g. {missing[0]}")
+
+
+def _root_or_raise(name: str, root: str | os.PathLike | None, sketch: str) -> Path:
+    how = f"Set data.root=/path/to/it (on the command line or in conf/local/default.yaml). Expected layout:\n{sketch}"
+    if root is None or str(root) in ("", "???"):
+        raise DatasetNotFoundError(f"{name}: data.root is not set. {how}")
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise DatasetNotFoundError(f"{name} not found: data.root={path} does not exist. {how}")
+    return path
+
+
+ASVSPOOF_SPLITS = {"train": ("train", "trn"), "val": ("dev", "trl"), "test": ("eval", "trl")}
+ASVSPOOF_SKETCH = (
+    "<root>/ASVspoof2019_LA_train/flac/LA_T_*.flac\n<root>/ASVspoof2019_LA_dev/flac/LA_D_*.flac\n"
+    "<root>/ASVspoof2019_LA_eval/flac/LA_E_*.flac\n"
+    "<root>/ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.{train.trn,dev.trl,eval.trl}.txt\n"
+    "(the LA/ folder of the ASVspoof 2019 release; protocol lines: SPEAKER UTTERANCE - SYSTEM KEY)"
+)
+
+
+def asvspoof_parts() -> dict[str, tuple[str, str]]:
+    """Split -> (flac folder, protocol file), relative to the LA root."""
+    return {
+        split: (f"ASVspoof2019_LA_{part}/flac", f"ASVspoof2019_LA_cm_protocols/ASVspoof2019.LA.cm.{part}.{ext}.txt")
+        for split, (part, ext) in ASVSPOOF_SPLITS.items()
+    }
+
+
+def check_asvspoof2019_la(root: str | os.PathLike | None) -> Path:
+    """Checks an ASVspoof 2019 LA release folder; accepts the folder holding ``LA/`` too.
+
+    Returns:
+        The LA root.
+
+    Raises:
+        DatasetNotFoundError: naming the root, every missing folder or protocol file and the expected layout.
+    """
+    path = _root_or_raise("ASVspoof 2019 LA", root, ASVSPOOF_SKETCH)
+    needed = [p for pair in asvspoof_parts().values() for p in pair]
+    missing = [p for p in needed if not (path / p).exists()]
+    if missing and (path / "LA").is_dir() and not [p for p in needed if not (path / "LA" / p).exists()]:
+        return (path / "LA").resolve()
+    if missing:
+        raise DatasetNotFoundError(
+            f"ASVspoof 2019 LA at {path} is incomplete; missing: {', '.join(missing)}. Set data.root=/path/to/LA. "
+            f"Expected layout:\n{ASVSPOOF_SKETCH}"
+        )
+    return path.resolve()
+
+
+def read_asvspoof_protocol(path: Path, flac_dir: Path, split: str) -> pd.DataFrame:
+    """Parses one CM protocol file (``SPEAKER UTTERANCE - SYSTEM KEY`` per line) into manifest rows."""
+    rows = []
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split()
+        if len(fields) != 5 or fields[4] not in ("bonafide", "spoof"):
+            raise ManifestError(f"{path}:{n}: expected 'SPEAKER UTTERANCE - SYSTEM bonafide|spoof', got '{line}'")
+        speaker, utt, _, system, key = fields
+        spoof = key == "spoof"
+        rows.append(
+            {
+                "dataset": "asvspoof2019_la",
+                "split": split,
+                "utt_id": utt,
+                "speaker": speaker,
+                "label": int(spoof),
+                "method": system if spoof else "real",
+                "path": str(flac_dir / f"{utt}.flac"),
+            }
+        )
+    if not rows:
+        raise ManifestError(f"{path} lists no utterances")
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+class ASVspoof2019LASource:
+    """ASVspoof 2019 logical access (Wang et al. 2020) in its release layout: train, dev (our val), eval (test).
+
+    Args:
+        root: the ``LA`` folder (or the folder holding it).
+        check_files: verify up front that every utterance a protocol lists exists.
+    """
+
+    name = "asvspoof2019_la"
+
+    def __init__(self, root: str | None, check_files: bool = True) -> None:
+        self.root = root
+        self.check_files = check_files
+
+    def check(self) -> None:
+        check_asvspoof2019_la(self.root)
+
+    def prepare(self) -> None:
+        self.check()
+
+    def manifest(self) -> pd.DataFrame:
+        la = check_asvspoof2019_la(self.root)
+        parts = [
+            read_asvspoof_protocol(la / proto, la / flac, split) for split, (flac, proto) in asvspoof_parts().items()
+        ]
+        df = pd.concat(parts, ignore_index=True)
+        if self.check_files:
+            _missing_files(df, f"ASVspoof 2019 LA at {la}")
+        return df
+
+
+FOLDER_SKETCH = (
+    "<root>/real/**/*.{wav,flac,mp3,m4a} and <root>/fake/**/*.{wav,flac,mp3,m4a}\n"
+    "(fake/<method>/... names the attack), "
+    "or <root>/{train,val,test}/{real,fake}/... for fixed splits"
+)
+
+
+def _hash_fraction(key: str) -> float:
+    return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 16**8
+
+
+class AudioFolderSource:
+    """Your own audio: ``real/`` and ``fake/`` folders of wav/flac/mp3/m4a files.
+
+    Without ``train/``, ``val/``, ``test/`` folders, each file goes to a split by a hash of its path, so the split
+    is stable when files are added; put files in split folders to keep speakers apart.
+
+    Args:
+        root: the folder.
+        val_fraction, test_fraction: shares of the hashed split.
+    """
+
+    name = "audio_folder"
+
+    def __init__(self, root: str | None, val_fraction: float = 0.15, test_fraction: float = 0.15) -> None:
+        self.root = root
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+
+    def _class_dirs(self) -> tuple[Path, dict[str, Path]]:
+        path = _root_or_raise("Audio folder", self.root, FOLDER_SKETCH)
+        if any((path / s).is_dir() for s in ("train", "val", "test")):
+            dirs = {f"{s}/{c}": path / s / c for s in ("train", "val", "test") for c in ("real", "fake")}
+        else:
+            dirs = {c: path / c for c in ("real", "fake")}
+        return path, dirs
+
+    @staticmethod
+    def _files(folder: Path) -> list[Path]:
+        return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+
+    def check(self) -> None:
+        path, dirs = self._class_dirs()
+        missing = [f"{key}/ (no audio files)" for key, d in dirs.items() if not d.is_dir() or not self._files(d)]
+        if missing:
+            raise DatasetNotFoundError(
+                f"Audio folder {path} is incomplete; missing: {', '.join(missing)}. Expected layout:\n{FOLDER_SKETCH}"
+            )
+
+    def prepare(self) -> None:
+        self.check()
+
+    def manifest(self) -> pd.DataFrame:
+        self.check()
+        path, dirs = self._class_dirs()
+        rows = []
+        for key, folder in dirs.items():
+            cls = key.rsplit("/", 1)[-1]
+            for f in self._files(folder):
+                rel = f.relative_to(folder)
+                if "/" in key:
+                    split = key.split("/")[0]
+                else:
+                    u = _hash_fraction(f"{cls}/{rel.as_posix()}")
+                    split = (
+                        "test"
+                        if u < self.test_fraction
+                        else "val"
+                        if u < self.test_fraction + self.val_fraction
+                        else "train"
+                    )
+                method = "real" if cls == "real" else (rel.parts[0] if len(rel.parts) > 1 else "fake")
+                rows.append(
+                    {
+                        "dataset": "audio_folder",
+                        "split": split,
+                        "utt_id": f"{cls}/{rel.with_suffix('').as_posix()}",
+                        "speaker": rel.parent.as_posix(),
+                        "label": int(cls == "fake"),
+                        "method": method,
+                        "path": str(f),
+                    }
+                )
+        return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+class SyntheticAudioSource:
+    """The built-in synthetic anti-spoofing set (see :mod:`dfdet.audio.synthetic`), generated on first use.
+
+    Args:
+        cache_dir: folder holding generated datasets, one subfolder per parameter set.
+        seed: generator seed; the same seed and parameters give the same files.
+        speakers: speakers in train, val and test (disjoint).
+        utterances_per_speaker: bona fide utterances per speaker, and as many spoofs.
+        seconds: utterance duration range.
+        workers: generator processes (the files do not depend on it).
+    """
+
+    name = "synthetic_audio"
+
+    def __init__(
+        self,
+        cache_dir: str | os.PathLike,
+        seed: int = 0,
+        speakers: tuple[int, int, int] | list[int] = (24, 8, 8),
+        utterances_per_speaker: int = 16,
+        seconds: tuple[float, float] | list[float] = (2.0, 4.0),
+        workers: int = 1,
+    ) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.workers = workers
+        self.spec = SyntheticAudioSpec(
+            seed=seed,
+            speakers=tuple(int(s) for s in speakers),  # type: ignore[arg-type]
+            utterances_per_speaker=utterances_per_speaker,
+            seconds=tuple(float(s) for s in seconds),  # type: ignore[arg-type]
+        )
+
+    def check(self) -> None:
+        if len(self.spec.speakers) != 3 or min(self.spec.speakers) < 1 or self.spec.utterances_per_speaker < 1:
+            raise DatasetNotFoundError(
+                "data.source.speakers needs 3 positive counts (train, val, test) and utterances_per_speaker >= 1"
+            )
+
+    def prepare(self) -> None:
+        ensure_synthetic_audio(self.spec, self.cache_dir, self.workers)
+
+    def manifest(self) -> pd.DataFrame:
+        path = ensure_synthetic_audio(self.spec, self.cache_dir, self.workers)
+        df = pd.read_parquet(path)
+        df["path"] = [str(path.parent / p) for p in df["path"]]
+        return df[list(COLUMNS)]
