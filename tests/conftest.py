@@ -109,3 +109,9 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tup
         ],
     )
     return run, train(cfg)
+
+
+@pytest.fixture
+def compose_cfg() -> Callable[[str, list[str]], DictConfig]:
+    """:func:`compose_config` as a fixture (conftest modules are not importable by name from every test folder)."""
+    return compose_config

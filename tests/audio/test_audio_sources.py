@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import SR, tone
+from audio_helpers import SR, tone
 
 from dfdet.audio import ASVspoof2019LASource, AudioAugment, AudioConfigError, AudioDataModule, AudioFolderSource
 from dfdet.audio.datasets import fixed_crop, repeat_pad

@@ -13,9 +13,8 @@ from dfdet.tasks.evaluate import evaluate
 
 
 @pytest.fixture
-def eval_cfg(trained_run, data_dir: Path, tmp_path: Path):
-    from conftest import compose_config
-
+def eval_cfg(trained_run, data_dir: Path, tmp_path: Path, compose_cfg):
+    compose_config = compose_cfg
     run, _ = trained_run
 
     def make(*overrides: str):

@@ -24,9 +24,8 @@ CLI_TINY = [
 ]
 
 
-def test_ddp_on_two_cpu_processes_matches_single_process(run_cli, tmp_path: Path, data_dir: Path) -> None:
-    from conftest import compose_config
-
+def test_ddp_on_two_cpu_processes_matches_single_process(run_cli, tmp_path: Path, data_dir: Path, compose_cfg) -> None:
+    compose_config = compose_cfg
     run = tmp_path / "ddp"
     proc = run_cli(
         "train.py",

@@ -23,7 +23,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"Checkpoint {path} is corrupt or not a PyTorch checkpoint") from exc
+        raise CheckpointError(f"Checkpoint {path} is unreadable or corrupt (not a PyTorch checkpoint)") from exc
     except Exception as exc:  # noqa: BLE001 - torch.load raises many types on garbage; all mean "corrupt"
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"Checkpoint {path} is unreadable or corrupt ({first_line})") from exc
