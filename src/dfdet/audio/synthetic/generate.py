@@ -14,8 +14,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import shutil
-import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ import soundfile as sf
 
 from dfdet.audio.synthetic.attacks import ATTACKS, channel, codec, flat_vocoder, gl_vocoder
 from dfdet.audio.synthetic.speech import SAMPLE_RATE, Speaker, Style, plan_utterance, render, sample_speaker
+from dfdet.utils.cache import build_once
 
 GENERATOR_VERSION = 2
 SPLITS = ("train", "val", "test")
@@ -123,18 +122,5 @@ def generate(spec: SyntheticAudioSpec, out: Path, workers: int = 1) -> pd.DataFr
 
 def ensure_synthetic_audio(spec: SyntheticAudioSpec, cache_dir: str | os.PathLike, workers: int = 1) -> Path:
     """Returns the manifest path of ``spec``'s dataset under ``cache_dir``, generating it on first use."""
-    final = Path(cache_dir).expanduser().resolve() / f"synthetic_audio-{spec.cache_key()}"
-    manifest = final / "manifest.parquet"
-    if manifest.is_file():
-        return manifest
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    start = time.perf_counter()
-    n = len(generate(spec, tmp, workers))
-    try:
-        os.replace(tmp, final)
-    except OSError:  # another process finished first; keep its copy
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"Generated synthetic audio dataset ({n} utterances) in {time.perf_counter() - start:.1f}s at {final}")
-    return manifest
+    final = Path(cache_dir) / f"synthetic_audio-{spec.cache_key()}"
+    return build_once(final, lambda tmp: len(generate(spec, tmp, workers)), "synthetic audio dataset")

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from dfdet.data.synthetic.render import (
     sample_identity,
     to_image_xy,
 )
+from dfdet.utils.cache import build_once
 
 GENERATOR_VERSION = 1
 SPLITS = ("train", "val", "test")
@@ -178,18 +177,5 @@ def generate(spec: SyntheticSpec, out: Path) -> pd.DataFrame:
 
 def ensure_synthetic(spec: SyntheticSpec, cache_dir: str | os.PathLike) -> Path:
     """Returns the manifest path of ``spec``'s dataset under ``cache_dir``, generating it on first use."""
-    final = Path(cache_dir).expanduser().resolve() / f"synthetic-{spec.cache_key()}"
-    manifest = final / "manifest.parquet"
-    if manifest.is_file():
-        return manifest
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    start = time.perf_counter()
-    frames = len(generate(spec, tmp))
-    try:
-        os.replace(tmp, final)
-    except OSError:  # another process finished first; keep its copy
-        shutil.rmtree(tmp, ignore_errors=True)
-    print(f"Generated synthetic dataset ({frames} frames) in {time.perf_counter() - start:.1f}s at {final}")
-    return manifest
+    final = Path(cache_dir) / f"synthetic-{spec.cache_key()}"
+    return build_once(final, lambda tmp: len(generate(spec, tmp)), "synthetic dataset")
