@@ -1,0 +1,237 @@
+"""The scoring models behind one interface: an exported ONNX file (onnxruntime alone) or a train.py checkpoint.
+
+The ONNX path imports neither Lightning nor timm: the metadata is read from the session's ``custom_metadata_map``
+(the keys :mod:`dfdet.export.metadata` writes), and the training stack is imported only to load a checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dfdet.explain.occlusion import occlusion_map
+from dfdet.predict.errors import PredictError
+
+REQUIRED_KEYS = ("input_size", "mean", "std", "threshold")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model needs as input and how its scores are read.
+
+    Attributes:
+        name: the model's name (metadata ``name``, else the file's stem).
+        version: metadata ``version``, else the first 12 hex digits of the source checkpoint's sha256 (the same for
+            a checkpoint and the ONNX file exported from it).
+        format: ``onnx`` or ``checkpoint``.
+        modality: ``face`` (face crops) or ``audio`` (waveforms).
+        backbone: timm model name.
+        input_size: side of the square face crop in pixels; for audio models the window length in samples.
+        mean: per-channel normalisation mean of RGB in [0, 1].
+        std: per-channel normalisation standard deviation.
+        threshold: decision threshold on the fake probability.
+        threshold_source: ``validation``, ``config`` or ``override``.
+        aggregation: how frame (or clip, or window) scores become a file's score: ``mean``, ``max``, ``topk_mean``.
+        top_k: frames used by ``topk_mean``.
+        clip_len: frames per clip for clip models (inputs (B, T, 3, S, S)); None for frame models.
+        clip_stride: sampled frames between clip starts.
+        sample_rate: audio models: the waveform rate in Hz.
+        explanation_method: ``grad-cam``, ``occlusion`` or None (no explanation available).
+    """
+
+    name: str
+    version: str
+    format: str
+    modality: str
+    backbone: str
+    input_size: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    threshold: float
+    threshold_source: str
+    aggregation: str = "mean"
+    top_k: int = 5
+    clip_len: int | None = None
+    clip_stride: int | None = None
+    sample_rate: int | None = None
+    explanation_method: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        """The JSON-serialisable description shown in every result."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _decode(props: dict[str, str]) -> dict[str, Any]:
+    """ONNX ``metadata_props`` values are strings; non-strings were stored as JSON (see dfdet.export.metadata)."""
+    out: dict[str, Any] = {}
+    for key, value in props.items():
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+class OnnxModel:
+    """An exported detector run by onnxruntime (CPUExecutionProvider).
+
+    Args:
+        path: the ``.onnx`` file written by ``export.py`` (with dfdet metadata).
+        threads: onnxruntime intra-op threads; None: its default (one per physical core).
+    """
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = int(threads)
+        try:
+            self.session = ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise PredictError(f"{path} is not a loadable ONNX model ({type(exc).__name__}: {exc})") from exc
+        self.input_name = self.session.get_inputs()[0].name
+        meta = _decode(dict(self.session.get_modelmeta().custom_metadata_map))
+        missing = [k for k in REQUIRED_KEYS if k not in meta]
+        if missing:
+            raise PredictError(
+                f"{path} has no dfdet metadata ({', '.join(missing)} missing): export it with "
+                "`python export.py ckpt_path=... format=onnx`"
+            )
+        shape = meta.get("input_shape") or self.session.get_inputs()[0].shape
+        clip = int(meta.get("clip_len") or (shape[1] if len(shape) == 5 else 0)) or None
+        audio = meta.get("modality") == "audio" or "sample_rate" in meta
+        version = meta.get("version") or str(meta.get("checkpoint_sha256") or _sha256(self.path))[:12]
+        self.info = ModelInfo(
+            name=str(meta.get("name") or self.path.stem),
+            version=str(version),
+            format="onnx",
+            modality="audio" if audio else "face",
+            backbone=str(meta.get("backbone", "unknown")),
+            input_size=int(meta["input_size"]),
+            mean=tuple(float(m) for m in meta["mean"]),
+            std=tuple(float(s) for s in meta["std"]),
+            threshold=float(meta["threshold"]),
+            threshold_source=str(meta.get("threshold_source", "metadata")),
+            aggregation=str(meta.get("video_aggregation", "mean")),
+            top_k=int(meta.get("top_k", 5)),
+            clip_len=clip,
+            clip_stride=int(meta.get("clip_stride") or clip) if clip else None,
+            sample_rate=int(meta["sample_rate"]) if audio else None,
+            explanation_method=None if audio else "occlusion",
+        )
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Model inputs (B, ...) float32 to fake logits (B,)."""
+        out = self.session.run(None, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+        return np.asarray(out, np.float32).reshape(len(x))
+
+    def explain(self, x: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, str]:
+        """Occlusion heatmaps (N, H, W) in [0, 1] of inputs (N, ...) (no gradients through onnxruntime)."""
+        return occlusion_map(self.logits, x, batch_size=batch_size), "occlusion"
+
+
+class CheckpointModel:
+    """A detector rebuilt from a train.py checkpoint (weights-only loading; explained with Grad-CAM).
+
+    Args:
+        path: the ``.ckpt`` file.
+        threads: torch intra-op threads; None leaves torch's setting.
+    """
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None) -> None:
+        import torch
+        from omegaconf import OmegaConf
+
+        from dfdet.models import load_detector
+
+        if threads is not None:
+            torch.set_num_threads(int(threads))
+        self.path = Path(path)
+        self.model, cfg = load_detector(path)
+        data = cfg.get("data") or {}
+        audio = "sample_rate" in data or "audio" in str(data.get("_target_", "")).lower()
+        clip = int(data.get("clip_len") or 0) if self.model.head is not None else 0
+        metric = self.model.eval_metrics["test"]
+        self.info = ModelInfo(
+            name=self.path.stem,
+            version=_sha256(self.path)[:12],
+            format="checkpoint",
+            modality="audio" if audio else "face",
+            backbone=str(OmegaConf.select(cfg, "model.net.name", default=None) or type(self.model.net).__name__),
+            input_size=int(self.model.hparams["image_size"]),
+            mean=tuple(float(m) for m in self.model.hparams["mean"]),
+            std=tuple(float(s) for s in self.model.hparams["std"]),
+            threshold=float(self.model.get_buffer("threshold")),
+            threshold_source="config" if self.model.fixed_threshold is not None else "validation",
+            aggregation=str(metric.aggregation),
+            top_k=int(metric.top_k),  # type: ignore[arg-type]
+            clip_len=clip or None,
+            clip_stride=int(data.get("clip_stride") or clip) if clip else None,
+            sample_rate=int(data.get("sample_rate") or 16000) if audio else None,
+            explanation_method=None if audio else "grad-cam",
+        )
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Model inputs (B, ...) float32 to fake logits (B,)."""
+        import torch
+
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).float().numpy().reshape(-1)
+
+    def explain(self, x: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, str]:
+        """Grad-CAM heatmaps (N, H, W) in [0, 1] (clips: each clip's frames, (N, T, H, W)); occlusion when the
+        backbone has no spatial feature map."""
+        import torch
+
+        from dfdet.explain.gradcam import GradCamUnavailable, grad_cam
+
+        try:
+            cams = [
+                grad_cam(self.model.net, torch.from_numpy(x[s : s + batch_size]), self.model.head).numpy()
+                for s in range(0, len(x), batch_size)
+            ]
+            return np.concatenate(cams), "grad-cam"
+        except GradCamUnavailable:
+            return occlusion_map(self.logits, x, batch_size=batch_size), "occlusion"
+
+
+Model = OnnxModel | CheckpointModel
+
+
+def load_model(path: str | os.PathLike, threads: int | None = None) -> Model:
+    """Loads an exported ONNX model or a train.py checkpoint (chosen by content: checkpoints are zip archives).
+
+    Args:
+        path: ``.onnx`` or ``.ckpt`` file.
+        threads: inference threads (onnxruntime intra-op, or torch); None: the runtime's default.
+
+    Raises:
+        PredictError: missing file, a TorchScript file, or not a loadable model.
+        CheckpointError: a corrupt checkpoint or one not written by dfdet's train.py.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PredictError(
+            f"Model file not found: {path} (pass model=<exported>.onnx or model=<run>/checkpoints/best.ckpt)"
+        )
+    with open(path, "rb") as f:
+        is_zip = f.read(4) == b"PK\x03\x04"
+    if path.suffix == ".torchscript":
+        raise PredictError(f"{path}: TorchScript files are not supported here; pass the .onnx file or the checkpoint")
+    return CheckpointModel(path, threads) if is_zip or path.suffix == ".ckpt" else OnnxModel(path, threads)

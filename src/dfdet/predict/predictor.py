@@ -1,0 +1,272 @@
+"""Scoring one file end to end: sniff, check limits, read, find the face (as preprocessing does), score, explain.
+
+A file that cannot be scored (unsupported, corrupt, no face, too large, wrong modality) gives a result with an
+``error`` field instead of raising, so one bad file never stops a folder or a server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dfdet.predict.errors import MediaError, PredictError
+from dfdet.predict.media import SUPPORTED, MediaType, check_pixels, sniff_file
+from dfdet.predict.models import Model, ModelInfo
+from dfdet.predict.scoring import AGGREGATIONS, aggregate, clip_scores_per_frame, make_clips, sigmoid, to_input
+from dfdet.preprocess.pipeline import NoFaceError, VideoPreprocessor
+from dfdet.preprocess.video import IMAGE_EXTENSIONS, DecodeError, sample_indices
+
+log = logging.getLogger("dfdet.predict")
+
+
+@dataclass
+class ExplainedFace:
+    """One explained face: ``crop`` RGB uint8 (S, S, 3) and ``heat`` (H, W) in [0, 1] at the model's input size."""
+
+    frame_index: int
+    score: float
+    crop: np.ndarray
+    heat: np.ndarray
+
+
+@dataclass
+class Prediction:
+    """A file's JSON-serialisable ``result`` and, when asked, its explained faces (images kept out of the JSON)."""
+
+    result: dict[str, Any]
+    faces: list[ExplainedFace] = field(default_factory=list)
+
+
+@contextmanager
+def decodable_path(path: Path, media: MediaType) -> Iterator[Path]:
+    """``path``, or a link to it whose suffix matches its content (the frame reader chooses image/video by suffix)."""
+    if (path.suffix.lower() in IMAGE_EXTENSIONS) == (media.kind == "image"):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="dfdet-") as tmp:
+        alias = Path(tmp) / f"input{media.suffix}"
+        alias.symlink_to(path.resolve())
+        yield alias
+
+
+class Predictor:
+    """Scores images, videos and audio files with one model.
+
+    Args:
+        model: an :class:`~dfdet.predict.models.OnnxModel` or :class:`~dfdet.predict.models.CheckpointModel`.
+        faces: the face pipeline of preprocessing (uniform frame sampling, MTCNN, tracking, crops with margin).
+        batch_size: model inputs per call.
+        max_pixels: images and video frames with more pixels are refused from their header (decompression bombs).
+        explain_frames: faces explained per file when asked (the highest-scoring frames, or frames of the
+            highest-scoring clip).
+        threshold: decision threshold; None: the model's.
+        aggregation: ``mean``, ``max`` or ``topk_mean``; None: the model's.
+        top_k: frames for ``topk_mean``; None: the model's.
+    """
+
+    def __init__(
+        self,
+        model: Model,
+        faces: VideoPreprocessor,
+        batch_size: int = 32,
+        max_pixels: int = 40_000_000,
+        explain_frames: int = 4,
+        threshold: float | None = None,
+        aggregation: str | None = None,
+        top_k: int | None = None,
+    ) -> None:
+        if aggregation is not None and aggregation not in AGGREGATIONS:
+            raise PredictError(f"aggregation={aggregation} is not one of {', '.join(AGGREGATIONS)}")
+        if threshold is not None and not 0.0 <= threshold <= 1.0:
+            raise PredictError(f"threshold={threshold} must be in [0, 1]")
+        self.model = model
+        self.faces = faces
+        self.batch_size = batch_size
+        self.max_pixels = max_pixels
+        self.explain_frames = explain_frames
+        overrides: dict[str, Any] = {"aggregation": aggregation, "top_k": top_k}
+        if threshold is not None:
+            overrides.update(threshold=float(threshold), threshold_source="override")
+        self.info: ModelInfo = dataclasses.replace(model.info, **{k: v for k, v in overrides.items() if v is not None})
+
+    def predict(self, path: str | os.PathLike, name: str | None = None, explain: bool = False) -> Prediction:
+        """Scores one file.
+
+        Args:
+            path: the file (its content decides how it is read, not its name).
+            name: the name shown in the result; default the file's name.
+            explain: compute explanation heatmaps of up to ``explain_frames`` faces.
+
+        Returns:
+            The result: ``file``, ``kind``, ``media_type``, ``fake_probability`` in [0, 1] (null on error), ``label``
+            (``fake``/``real`` at ``threshold``), ``aggregation``, per-frame ``frames`` (index, score, face box,
+            detected) for images and videos, ``frames_without_face``, ``windows`` for audio, ``model``,
+            ``explanation_method`` and ``explanations`` when asked, ``seconds``; or ``error`` {code, message}.
+        """
+        start = time.perf_counter()
+        path = Path(path)
+        result: dict[str, Any] = {"file": name if name is not None else path.name}
+        faces: list[ExplainedFace] = []
+        try:
+            media = sniff_file(path)
+            if media is None:
+                raise MediaError("unsupported_type", f"not a supported image, video or audio file ({SUPPORTED})")
+            result.update(kind=media.kind, media_type=media.mime)
+            size = check_pixels(path, media, self.max_pixels)
+            if size is not None and self.info.modality == "face":
+                self._check_face_room(*size)
+            with decodable_path(path, media) as readable:
+                if self.info.modality == "audio":
+                    result.update(self._score_audio(readable, media))
+                    if explain:  # no heatmaps for waveforms
+                        result.update(explanation_method=None, explanations=[])
+                else:
+                    body, faces = self._score_faces(readable, media, explain)
+                    result.update(body)
+        except MediaError as exc:
+            result.update(fake_probability=None, label=None, error=exc.as_dict())
+        except OSError as exc:  # the file vanished or cannot be opened
+            message = f"cannot read the file ({type(exc).__name__}: {exc.strerror or 'error'})"
+            result.update(fake_probability=None, label=None, error={"code": "unreadable", "message": message})
+        except Exception as exc:  # noqa: BLE001 - a bug on one odd file must not stop a folder or a server
+            log.exception("Scoring %s failed", path)
+            message = f"internal error ({type(exc).__name__}); see the log"
+            result.update(fake_probability=None, label=None, error={"code": "internal_error", "message": message})
+        result["model"] = {k: self.info.public()[k] for k in ("name", "version", "format", "backbone", "modality")}
+        result["seconds"] = round(time.perf_counter() - start, 4)
+        return Prediction(result, faces)
+
+    def _check_face_room(self, width: int, height: int) -> None:
+        """Frames smaller than the smallest face searched (after the detector's downscaling) hold no face."""
+        detector = self.faces.detector
+        side = min(width, height) * detector.scale_for(height, width)
+        if side < detector.min_face_size:
+            raise MediaError("no_face", f"the frames ({width} x {height}) are smaller than the smallest face searched")
+
+    def _decision(self, probability: float) -> dict[str, Any]:
+        return {
+            "fake_probability": probability,
+            "label": "fake" if probability >= self.info.threshold else "real",
+            "threshold": self.info.threshold,
+            "aggregation": self.info.aggregation,
+        }
+
+    def _logits(self, x: np.ndarray) -> np.ndarray:
+        parts = [self.model.logits(x[s : s + self.batch_size]) for s in range(0, len(x), self.batch_size)]
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+    def _score_faces(self, path: Path, media: MediaType, explain: bool) -> tuple[dict[str, Any], list[ExplainedFace]]:
+        if media.kind == "audio":
+            raise MediaError("wrong_modality", "this model scores faces in images and videos, not audio files")
+        try:
+            found = self.faces(path)
+        except DecodeError as exc:
+            raise MediaError("unreadable", f"cannot decode the {media.kind}: {exc}") from exc
+        except NoFaceError as exc:
+            where = "the image" if media.kind == "image" else f"the video ({exc})"
+            raise MediaError("no_face", f"no face found in {where}") from exc
+        info = self.info
+        x = to_input(found.crops, info.input_size, info.mean, info.std)
+        body: dict[str, Any] = {}
+        if info.clip_len:
+            stride = info.clip_stride or info.clip_len
+            clips, starts = make_clips(x, info.clip_len, stride)
+            probs = sigmoid(self._logits(clips))
+            per_frame = clip_scores_per_frame(len(x), starts, info.clip_len, probs)
+            ends = [min(s + info.clip_len, len(x)) - 1 for s in starts]
+            body["clips"] = [
+                {
+                    "start_frame": int(found.frame_indices[s]),
+                    "end_frame": int(found.frame_indices[e]),
+                    "score": float(p),
+                }
+                for s, e, p in zip(starts, ends, probs, strict=True)
+            ]
+        else:
+            probs = per_frame = sigmoid(self._logits(x))
+        body.update(self._decision(aggregate(probs, info.aggregation, info.top_k)))
+        body.update(
+            num_frames=int(found.num_frames),
+            frames_sampled=int(found.sampled),
+            frames_without_face=int(found.sampled - len(x)),
+            frames=[
+                {
+                    "index": int(found.frame_indices[t]),
+                    "score": float(per_frame[t]),
+                    "box": [round(float(v), 1) for v in found.boxes[t]],
+                    "detected": bool(found.detected[t]),
+                }
+                for t in range(len(x))
+            ],
+        )
+        if not explain:
+            return body, []
+        faces, method = self._explain(x, probs, found.crops, found.frame_indices, per_frame)
+        body["explanation_method"] = method
+        body["explanations"] = [{"frame_index": f.frame_index, "score": f.score} for f in faces]
+        return body, faces
+
+    def _explain(
+        self, x: np.ndarray, probs: np.ndarray, crops: list, indices: np.ndarray, per_frame: np.ndarray
+    ) -> tuple[list[ExplainedFace], str]:
+        """Heatmaps of the top-scoring frames (frame models) or of frames spread over the top-scoring clip."""
+        n = max(1, self.explain_frames)
+        if self.info.clip_len:
+            stride = self.info.clip_stride or self.info.clip_len
+            clips, starts = make_clips(x, self.info.clip_len, stride)
+            best = int(np.argmax(probs))
+            heat, method = self.model.explain(clips[best : best + 1], self.batch_size)
+            offsets = sample_indices(self.info.clip_len, n)
+            positions = [min(starts[best] + int(o), len(x) - 1) for o in offsets]
+            heats = [heat[0][int(o)] if heat.ndim == 4 else heat[0] for o in offsets]
+        else:
+            positions = sorted(np.argsort(-probs, kind="stable")[:n].tolist())
+            heat, method = self.model.explain(x[positions], self.batch_size)
+            heats = list(heat)
+        faces = [
+            ExplainedFace(int(indices[p]), float(per_frame[p]), crops[p], h)
+            for p, h in zip(positions, heats, strict=True)
+        ]
+        return faces, method
+
+    def _score_audio(self, path: Path, media: MediaType) -> dict[str, Any]:
+        """Mean fake probability over non-overlapping windows of the model's length (the sound track of videos)."""
+        if media.kind == "image":
+            raise MediaError(
+                "wrong_modality", "this model scores audio (files or the sound track of videos), not images"
+            )
+        from dfdet.audio.datasets import repeat_pad
+        from dfdet.audio.io import NoAudioTrackError, extract_audio_track, load_audio
+        from dfdet.errors import ManifestError
+
+        rate, length = int(self.info.sample_rate or 16000), self.info.input_size
+        try:
+            wave = extract_audio_track(path, rate) if media.kind == "video" else load_audio(path, rate)
+        except NoAudioTrackError as exc:
+            raise MediaError("no_audio_track", "the video has no sound track") from exc
+        except ManifestError as exc:
+            raise MediaError("unreadable", "cannot decode the audio") from exc
+        if wave.size == 0:
+            raise MediaError("unreadable", "the audio holds no samples")
+        duration = len(wave) / rate
+        wave = repeat_pad(np.asarray(wave, np.float32), length)
+        starts = list(range(0, len(wave) - length + 1, length))
+        probs = sigmoid(self._logits(np.stack([wave[s : s + length] for s in starts])))
+        body = self._decision(aggregate(probs, "mean"))
+        body["aggregation"] = "mean"
+        body["duration_s"] = round(duration, 3)
+        body["windows"] = [
+            {"start_s": round(s / rate, 3), "end_s": round(min(s + length, len(wave)) / rate, 3), "score": float(p)}
+            for s, p in zip(starts, probs, strict=True)
+        ]
+        return body

@@ -1,0 +1,116 @@
+"""Prediction: score image, video and audio files with an exported model or a checkpoint; one JSON per file."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from dfdet.explain.overlay import overlay, png_bytes
+from dfdet.predict.errors import PredictError
+from dfdet.predict.media import sniff_file
+from dfdet.predict.predictor import Prediction, Predictor
+from dfdet.tasks.common import build, log
+
+MEDIA_EXTENSIONS = (
+    *(".jpg", ".jpeg", ".png", ".bmp", ".webp"),
+    *(".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"),
+    *(".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus"),
+)
+
+
+def model_alias(argv: list[str]) -> list[str]:
+    """Command-line arguments with ``model=PATH`` rewritten to ``model_path=PATH``.
+
+    ``conf/model/`` is a config group (the training presets), so Hydra reads ``model=...`` as the choice of a preset;
+    the deployment commands take the model file as ``model=PATH`` all the same.
+    """
+    return [f"model_path={a[len('model=') :]}" if a.startswith("model=") else a for a in argv]
+
+
+def list_inputs(path: Path, recursive: bool = True) -> list[tuple[Path, str]]:
+    """The files to score and the names they are reported under (relative to a folder input).
+
+    A single file is always scored (an unsupported one gets an error result). In a folder, hidden files are skipped,
+    and so are files that neither have a media extension nor start like a media file (sidecars, notes).
+
+    Raises:
+        PredictError: ``path`` does not exist, or a folder holds no media file.
+    """
+    if path.is_file():
+        return [(path, path.name)]
+    if not path.is_dir():
+        raise PredictError(f"input={path} does not exist (pass an image, video or audio file, or a folder of them)")
+    candidates = sorted(p for p in (path.rglob("*") if recursive else path.iterdir()) if p.is_file())
+    chosen = []
+    for p in candidates:
+        rel = p.relative_to(path)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if p.suffix.lower() in MEDIA_EXTENSIONS or sniff_file(p) is not None:
+            chosen.append((p, rel.as_posix()))
+    if not chosen:
+        raise PredictError(f"input={path} holds no image, video or audio file")
+    return chosen
+
+
+def write_explanations(prediction: Prediction, folder: Path, base: str) -> None:
+    """Writes each explained face as ``<base>.explain/frame_<index>_{crop,overlay}.png``; records the paths."""
+    target = folder / f"{base}.explain"
+    target.mkdir(parents=True, exist_ok=True)
+    for face, entry in zip(prediction.faces, prediction.result.get("explanations", []), strict=True):
+        stem = f"frame_{face.frame_index:06d}"
+        (target / f"{stem}_crop.png").write_bytes(png_bytes(face.crop))
+        (target / f"{stem}_overlay.png").write_bytes(png_bytes(overlay(face.crop, face.heat)))
+        entry["crop_png"] = str(target / f"{stem}_crop.png")
+        entry["overlay_png"] = str(target / f"{stem}_overlay.png")
+
+
+def predict(cfg: DictConfig) -> list[dict[str, Any]]:
+    """Scores ``cfg.input`` (a file or a folder) with ``cfg.model`` (see conf/predict.yaml).
+
+    Prints one JSON line per file and writes ``<output_dir>/<name>.json`` per file plus ``predictions.jsonl``.
+
+    Returns:
+        The per-file results (see :meth:`dfdet.predict.Predictor.predict`).
+
+    Raises:
+        PredictError: missing model or input, bad options, or not one file could be scored.
+    """
+    for key, flag in (("model_path", "model"), ("input", "input")):
+        if OmegaConf.is_missing(cfg, key) or not cfg.get(key):
+            raise PredictError(
+                f"{flag}= is required: python predict.py model=<model.onnx|best.ckpt> input=<file|folder>"
+            )
+    files = list_inputs(Path(cfg.input), bool(cfg.get("recursive", True)))
+    predictor: Predictor = build(cfg.predictor)
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    info = predictor.info
+    log.info(
+        "Scoring %d file(s) with %s (%s, %s, threshold %.3f, video score = %s)",
+        len(files), info.name, info.format, info.backbone, info.threshold, info.aggregation,
+    )  # fmt: skip
+    results = []
+    with open(out / "predictions.jsonl", "w") as summary:
+        for path, name in files:
+            prediction = predictor.predict(path, name=name, explain=bool(cfg.explain))
+            if prediction.faces:
+                write_explanations(prediction, out, name)
+            result = prediction.result
+            target = out / f"{name}.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(result, indent=2) + "\n")
+            summary.write(json.dumps(result) + "\n")
+            print(json.dumps(result), flush=True)
+            results.append(result)
+    failed = [r for r in results if "error" in r]
+    log.info("Wrote %s (%d scored, %d failed)", out, len(results) - len(failed), len(failed))
+    if failed and len(failed) == len(results):
+        first = failed[0]["error"]
+        raise PredictError(f"none of the {len(results)} file(s) could be scored ({first['code']}: {first['message']})")
+    sys.stdout.flush()
+    return results

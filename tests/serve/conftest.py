@@ -1,0 +1,67 @@
+"""Fixtures of the API tests: a face image, the trained tiny model behind a Predictor, and a scriptable fake one."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+from PIL import Image
+
+from dfdet.predict import ModelInfo, Prediction
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def face_jpeg() -> bytes:
+    """A JPEG of a real face (scikit-image's astronaut, framed by dfdet.preprocess.fixtures)."""
+    from dfdet.preprocess.fixtures import face_frames
+
+    buffer = io.BytesIO()
+    Image.fromarray(face_frames(1, size=(192, 144))[0]).save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def predictor(trained_run: tuple[Path, dict[str, float]]) -> Any:
+    """The trained tiny checkpoint (Grad-CAM explanations) with the face pipeline of conf/predict.yaml, 8 frames."""
+    from dfdet.predict import Predictor, load_model
+
+    cfg = OmegaConf.load(ROOT / "conf" / "predict.yaml")
+    cfg.predictor.faces.frames_per_video = 8
+    return Predictor(load_model(trained_run[0] / "checkpoints" / "best.ckpt"), instantiate(cfg.predictor.faces))
+
+
+class FakePredictor:
+    """Stands in for a Predictor: waits on ``gate`` (or sleeps ``delay``), then answers, or raises ``error``."""
+
+    info = ModelInfo("fake", "0", "onnx", "face", "none", 64, (0.5,) * 3, (0.5,) * 3, 0.5, "config")
+
+    def __init__(self, delay: float = 0.0, error: Exception | None = None) -> None:
+        self.delay = delay
+        self.error = error
+        self.gate = threading.Event()  # cleared by a test to hold predictions
+        self.gate.set()
+        self.seen: list[Path] = []
+
+    def predict(self, path: Path, name: str | None = None, explain: bool = False) -> Prediction:
+        self.seen.append(Path(path))
+        assert Path(path).is_file()
+        if self.delay:
+            time.sleep(self.delay)
+        self.gate.wait(30)
+        if self.error is not None:
+            raise self.error
+        return Prediction({"file": name, "fake_probability": 0.25, "label": "real", "threshold": 0.5})
+
+
+@pytest.fixture
+def fake_predictor() -> Callable[..., FakePredictor]:
+    return FakePredictor

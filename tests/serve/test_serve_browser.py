@@ -1,0 +1,89 @@
+"""The web page in a real headless Chromium (Playwright): upload an image and a video, see the results; a bad file
+shows an error."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture
+def server_url(predictor: Any, tmp_path: Path) -> Iterator[str]:
+    """The API on a free port of 127.0.0.1, served by uvicorn in a thread."""
+    import uvicorn
+
+    from dfdet.serve import ServeSettings, create_app
+
+    app = create_app(predictor, ServeSettings(upload_dir=str(tmp_path / "uploads")))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        thread.join(0.05)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_page_shows_results_and_errors(server_url: str, face_jpeg: bytes, tmp_path: Path) -> None:
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from dfdet.preprocess.fixtures import face_frames, write_video
+
+    image = tmp_path / "face.jpg"
+    image.write_bytes(face_jpeg)
+    video = write_video(tmp_path / "clip.mp4", face_frames(8, size=(160, 128)), fps=10)
+    bad = tmp_path / "holiday.jpg"
+    bad.write_text("this is not a picture\n")
+
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page()
+            problems: list[str] = []
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(server_url)
+            page.wait_for_selector("#model:has-text('checkpoint')")  # the page read /healthz
+
+            page.set_input_files("#file", str(image))
+            page.click("#submit")
+            page.wait_for_selector("#result:not([hidden])", timeout=60_000)
+            assert page.text_content("#filename") == "face.jpg"
+            assert page.text_content("#probability").endswith("%")
+            assert page.text_content("#label") in ("fake", "real")
+            page.wait_for_selector("#faces img")
+            decoded = page.eval_on_selector_all("#faces img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
+            assert decoded and all(w == 256 for w in decoded)  # crop and heatmap overlay, both decoded
+
+            page.set_input_files("#file", str(video))
+            page.click("#submit")
+            page.wait_for_selector("#filename:text-is('clip.mp4')", timeout=60_000)
+            assert page.is_visible("#chart svg polyline")
+            assert page.eval_on_selector_all("#chart circle", "c => c.length") >= 2
+
+            page.set_input_files("#file", str(bad))
+            page.click("#submit")
+            page.wait_for_selector("#error:not([hidden])", timeout=60_000)
+            assert "unsupported_media_type" in page.text_content("#error")
+            assert page.is_hidden("#result")
+            assert [p for p in problems if "status of 415" not in p] == []  # no CSP violation, no script error
+        finally:
+            browser.close()
