@@ -116,6 +116,8 @@ class FaceDetector:
         for shape, indices in by_shape.items():
             scale = self.scale_for(shape[0], shape[1])
             size = (max(1, round(shape[1] * scale)), max(1, round(shape[0] * scale)))
+            if min(size) < max(12, self.min_face_size):  # smaller than any face MTCNN can find (it would crash)
+                continue
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start : start + self.batch_size]
                 batch = np.stack(
