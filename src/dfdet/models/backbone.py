@@ -11,6 +11,7 @@ import difflib
 import os
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import timm
@@ -101,7 +102,7 @@ def build_backbone(
         The network; ``forward`` maps (B, in_chans, H, W) to (B, num_classes) logits.
     """
     _check_name(name)
-    common = dict(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate, **kwargs)
+    common: dict[str, Any] = dict(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate, **kwargs)
     if checkpoint_path is not None:
         if not Path(checkpoint_path).is_file():
             raise ModelConfigError(f"model.net.checkpoint_path={checkpoint_path} does not exist")

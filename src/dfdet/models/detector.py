@@ -42,6 +42,11 @@ class DeepfakeDetector(L.LightningModule):
             inputs are then clips (B, T, 3, H, W) and each clip gets one logit. None: frame model.
     """
 
+    threshold: torch.Tensor  # buffer: the decision threshold (chosen on validation unless fixed)
+    net: nn.Module
+    loss_fn: nn.Module
+    head: nn.Module | None
+
     def __init__(
         self,
         net: nn.Module,

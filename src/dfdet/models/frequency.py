@@ -52,6 +52,11 @@ class SpectrumClassifier(nn.Module):
         C: inverse regularisation strength of the logistic regression.
     """
 
+    mean: torch.Tensor
+    scale: torch.Tensor
+    coef: torch.Tensor
+    intercept: torch.Tensor
+
     def __init__(self, bins: int = 48, C: float = 1.0) -> None:
         super().__init__()
         self.bins, self.C = bins, C

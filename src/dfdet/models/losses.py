@@ -16,6 +16,8 @@ class BinaryCrossEntropy(nn.Module):
         label_smoothing: targets become ``y * (1 - s) + 0.5 * s``.
     """
 
+    pos_weight: torch.Tensor
+
     def __init__(self, pos_weight: float | str | None = None, label_smoothing: float = 0.0) -> None:
         super().__init__()
         if isinstance(pos_weight, str) and pos_weight != "balanced":
