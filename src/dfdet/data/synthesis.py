@@ -52,7 +52,9 @@ class SynthesizedFrameDataset(Dataset):
     """Training frames where every real frame appears twice: as itself (label 0) and as a synthesised fake (1).
 
     Args:
-        frames: manifest rows of the training split with ``landmarks`` (crop coordinates).
+        frames: manifest rows of the training split with ``landmarks`` (crop coordinates); a row's 68 points
+            (``landmarks68``, written when preprocessing ran with ``preprocessor.landmarks68``) are used instead
+            where present, so the blending mask follows the face contour.
         video_idx: integer video id per row.
         transform: augmentation + normalisation applied after synthesis.
         synthesis: the fake maker.
@@ -102,11 +104,19 @@ class SynthesizedFrameDataset(Dataset):
             partner = None
             if self.synthesis.method == "blend_pairs":
                 other = self._partner(i // 2)
-                partner = (load_rgb(other["path"]), np.asarray(other["landmarks"], dtype=np.float32))
-            image = self.synthesis(image, np.asarray(row["landmarks"], dtype=np.float32), partner, self.rng)
+                partner = (load_rgb(other["path"]), _landmarks(other))
+            image = self.synthesis(image, _landmarks(row), partner, self.rng)
         return {
             "input": self.transform(image),
             "label": torch.tensor(float(fake)),
             "video_idx": self.video_idx[i // 2],
             "frame_index": torch.tensor(int(row["frame_index"])),
         }
+
+
+def _landmarks(row: pd.Series) -> np.ndarray:
+    """The row's 68-point landmarks where present and non-null, else its 5-point ones (flat, crop pixels)."""
+    marks68 = row.get("landmarks68")
+    if marks68 is not None and not (np.isscalar(marks68) and pd.isna(marks68)):
+        return np.asarray(marks68, dtype=np.float32)
+    return np.asarray(row["landmarks"], dtype=np.float32)

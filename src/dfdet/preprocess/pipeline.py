@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from dfdet.faces import Detections, FaceCropper, FaceDetector, FaceTrack, FaceTracker, box_iou
+from dfdet.faces import Detections, Dlib68Landmarks, FaceCropper, FaceDetector, FaceTrack, FaceTracker, box_iou
 from dfdet.preprocess.video import read_media
 
 
@@ -29,6 +29,7 @@ class VideoFaces:
         detected: (T,) bool, the face was detected on this frame (not interpolated).
         num_frames: frames in the source video.
         sampled: frames sampled (T is smaller when the face was missing on some).
+        landmarks68: (T, 68, 2) float32 68-point landmarks in crop pixels, or None (no 68-point backend).
     """
 
     frame_indices: np.ndarray
@@ -39,6 +40,7 @@ class VideoFaces:
     detected: np.ndarray
     num_frames: int
     sampled: int
+    landmarks68: np.ndarray | None = None
 
 
 class VideoPreprocessor:
@@ -55,6 +57,7 @@ class VideoPreprocessor:
             both its neighbours, or their boxes overlap less than this (fast motion); None never refines.
         seek_gap: seek instead of decoding when the next sampled frame is further ahead than this (frames);
             None decodes sequentially.
+        landmarks68: optional 68-point landmark backend, run on each kept frame inside its face box.
     """
 
     def __init__(
@@ -66,6 +69,7 @@ class VideoPreprocessor:
         detect_every: int = 2,
         refine_iou: float | None = 0.5,
         seek_gap: int | None = None,
+        landmarks68: Dlib68Landmarks | None = None,
     ) -> None:
         if frames_per_video < 1 or detect_every < 1:
             raise ValueError("frames_per_video and detect_every must be at least 1")
@@ -76,6 +80,7 @@ class VideoPreprocessor:
         self.detect_every = detect_every
         self.refine_iou = refine_iou
         self.seek_gap = seek_gap
+        self.landmarks68 = landmarks68
 
     def settings(self) -> dict[str, Any]:
         """Every setting that changes the output (stored next to the results, to refuse mixing settings)."""
@@ -83,7 +88,7 @@ class VideoPreprocessor:
         def public(obj: object) -> dict[str, Any]:
             return {k: v for k, v in vars(obj).items() if not k.startswith("_") and k not in ("device", "batch_size")}
 
-        return {
+        settings = {
             "frames_per_video": self.frames_per_video,
             "detect_every": self.detect_every,
             "refine_iou": self.refine_iou,
@@ -91,6 +96,9 @@ class VideoPreprocessor:
             "tracker": public(self.tracker),
             "cropper": public(self.cropper),
         }
+        if self.landmarks68 is not None:  # only when set, so folders made without it still match
+            settings["landmarks68"] = {"predictor": os.path.basename(self.landmarks68.predictor_path)}
+        return settings
 
     def detection_plan(self, num: int) -> list[int]:
         """Positions (among ``num`` sampled frames) the detector runs on: every ``detect_every``-th and the last."""
@@ -132,11 +140,15 @@ class VideoPreprocessor:
         keep = np.flatnonzero(track.valid)
         if not len(keep):
             raise NoFaceError(f"no face in {len(frames)} sampled frames")
-        crops, marks = [], []
+        crops, marks, marks68 = [], [], []
         for t in keep:
-            crop, lm = self.cropper(frames[t], track.boxes[t], track.landmarks[t])
+            points = track.landmarks[t]
+            if self.landmarks68 is not None:  # mapped into the crop together with the 5 points
+                points = np.concatenate([points, self.landmarks68(frames[t], track.boxes[t])])
+            crop, lm = self.cropper(frames[t], track.boxes[t], points)
             crops.append(crop)
-            marks.append(lm)
+            marks.append(lm[:5])
+            marks68.append(lm[5:])
         return VideoFaces(
             frame_indices=indices[keep],
             crops=crops,
@@ -146,4 +158,5 @@ class VideoPreprocessor:
             detected=track.detected[keep],
             num_frames=total,
             sampled=len(frames),
+            landmarks68=np.stack(marks68) if self.landmarks68 is not None else None,
         )

@@ -130,6 +130,8 @@ class ProcessedStore:
                 "num_frames": [int(faces.num_frames)] * n,
             }
         )
+        if faces.landmarks68 is not None:
+            part["landmarks68"] = list(faces.landmarks68.reshape(n, 136).astype(np.float32))
         path = self.part_path(video_id)
         staged_part = tmp / "part.parquet"
         part.to_parquet(staged_part, index=False)
@@ -167,6 +169,8 @@ class ProcessedStore:
             else:
                 pending.append(row.video_id)
         columns = [*TABLE_COLUMNS, "frame_index", "path", "box", "landmarks", "det_score", "detected", "source"]
+        if any("landmarks68" in part.columns for part in parts):
+            columns.append("landmarks68")
         manifest = pd.concat(parts, ignore_index=True)[columns + ["num_frames"]] if parts else pd.DataFrame()
         fail_df = pd.DataFrame(failures, columns=["video_id", "source", "reason"])
         return Assembly(manifest, fail_df, pending, stale)
