@@ -53,16 +53,33 @@ def build_metadata(
         threshold: decision threshold on the fake probability (``sigmoid(logit)``).
         threshold_source: where it comes from: ``validation`` (chosen on the validation split) or ``config``.
         checkpoint: the checkpoint file the weights come from (its name and sha256 are recorded).
+
+    ``version`` is the first 12 hex digits of the checkpoint's sha256 (what :mod:`dfdet.predict` reports for the
+    checkpoint itself, so both name the same weights the same way), or the dfdet version without a checkpoint;
+    ``dfdet_version`` always holds the latter. :func:`~dfdet.export.export_detector` adds ``name`` (the file name).
     """
     model_cfg = config.get("model", {})
+    net_cfg = model_cfg.get("net", {}) or {}
+    backbone = net_cfg.get("name") or str(net_cfg.get("_target_", "unknown")).rsplit(".", 1)[-1]
     side = spec.image_size
+    if spec.sample_rate is not None:
+        rate = spec.sample_rate
+        preprocessing = (
+            f"mono waveform resampled to {rate} Hz, float32 in [-1, 1], cropped or padded to {side} samples "
+            "(the front-end runs inside the graph)"
+        )
+        layout = f"{spec.layout} float32 waveform"
+    else:
+        preprocessing = f"RGB face crop resized to {side}x{side}, scaled to [0, 1], then (x - mean) / std"
+        layout = f"{spec.layout} float32 RGB"
     meta: dict[str, Any] = {
-        "backbone": model_cfg.get("net", {}).get("name", "unknown"),
+        "backbone": backbone,
+        "modality": spec.modality,
         "input_name": INPUT_NAME,
         "input_shape": list(spec.shape("batch")),
         "input_size": side,
-        "input_layout": f"{spec.layout} float32 RGB",
-        "preprocessing": f"RGB face crop resized to {side}x{side}, scaled to [0, 1], then (x - mean) / std",
+        "input_layout": layout,
+        "preprocessing": preprocessing,
         "mean": list(spec.mean),
         "std": list(spec.std),
         "output_name": OUTPUT_NAME,
@@ -71,13 +88,22 @@ def build_metadata(
         "threshold": float(threshold),
         "threshold_source": threshold_source,
         "video_aggregation": model_cfg.get("video_aggregation", "mean"),
+        "top_k": int(model_cfg.get("top_k", 5)),
         "config_sha256": config_sha256(config),
         "dfdet_version": __version__,
+        "version": __version__,
         "torch_version": torch.__version__,
     }
+    if spec.frames is not None:
+        meta["clip_len"] = spec.frames
+        meta["clip_stride"] = spec.clip_stride or spec.frames
+    if spec.sample_rate is not None:
+        meta["sample_rate"] = spec.sample_rate
+        meta["num_samples"] = side
     if checkpoint is not None:
         meta["checkpoint"] = Path(checkpoint).name
         meta["checkpoint_sha256"] = file_sha256(checkpoint)
+        meta["version"] = meta["checkpoint_sha256"][:12]  # what the predictor reports for the checkpoint itself
     return meta
 
 

@@ -184,10 +184,11 @@ def export_detector(
     Raises:
         ExportError: an artifact does not match eager PyTorch within ``options.atol``.
     """
-    spec = InputSpec.from_detector(model)
+    spec = InputSpec.from_detector(model, config)
     source = "config" if getattr(model, "fixed_threshold", None) is not None else "validation"
     base = build_metadata(config, spec, float(model.get_buffer("threshold")), source, checkpoint)
-    module = LogitNet(model.net).eval()
+    base.setdefault("name", name)
+    module = LogitNet.from_detector(model).eval()
     eager = eager_runner(model.eval())
     rng = np.random.default_rng(options.seed)
     example = make_inputs(spec, TRACE_BATCH, "normal", rng)
