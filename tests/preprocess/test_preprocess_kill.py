@@ -26,9 +26,19 @@ def test_sigkill_then_resume_gives_the_same_manifest(
     preprocess(preprocess_cfg("data=folder", root, f"data.source.processed_dir={reference}"))
 
     out = tmp_path / "data" / "processed" / "folder"
-    cmd = [sys.executable, str(ROOT / "preprocess.py"), "data=folder", root, f"paths.data_dir={tmp_path / 'data'}",
-           "data.frames_per_video=4", "preprocessor.detect_every=1", "preprocessor.cropper.size=64", "workers=1",
-           "progress=false", f"hydra.run.dir={tmp_path / 'killed'}"]
+    cmd = [
+        sys.executable,
+        str(ROOT / "preprocess.py"),
+        "data=folder",
+        root,
+        f"paths.data_dir={tmp_path / 'data'}",
+        "data.frames_per_video=4",
+        "preprocessor.detect_every=1",
+        "preprocessor.cropper.size=64",
+        "workers=1",
+        "progress=false",
+        f"hydra.run.dir={tmp_path / 'killed'}",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None and not list((out / "parts").rglob("*.parquet")):

@@ -42,13 +42,22 @@ class FrameDataset(Dataset):
         self.frame_index = torch.tensor(frames["frame_index"].to_numpy(), dtype=torch.long)
         self.video_idx = torch.tensor(video_idx, dtype=torch.long)
         self.transform = transform
+        has_landmarks = "landmarks" in frames.columns and getattr(transform, "face_cutout_p", 0) > 0
+        self.landmarks = frames["landmarks"].tolist() if has_landmarks else None
 
     def __len__(self) -> int:
         return len(self.paths)
 
+    def _transform(self, i: int) -> torch.Tensor:
+        image = load_rgb(self.paths[i])
+        lms = self.landmarks[i] if self.landmarks is not None else None
+        if lms is None or (isinstance(lms, float) and np.isnan(lms)):
+            return self.transform(image)
+        return self.transform(image, np.asarray(lms, dtype=np.float32))  # face-part cut-outs need the landmarks
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return {
-            "input": self.transform(load_rgb(self.paths[i])),
+            "input": self._transform(i),
             "label": self.labels[i],
             "video_idx": self.video_idx[i],
             "frame_index": self.frame_index[i],

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from albumentations.pytorch import ToTensorV2
 
+from dfdet.transforms.cutout import face_part_cutout
+
 Transform = Callable[[np.ndarray], torch.Tensor]
 
 
@@ -48,10 +50,15 @@ PRESETS: dict[str, Callable[[], list[A.BasicTransform]]] = {"none": list, "light
 class AlbumentationsTransform:
     """Wraps an ``A.Compose`` so that calling it maps an RGB uint8 array to a normalised float tensor."""
 
-    def __init__(self, pipeline: A.Compose) -> None:
+    def __init__(self, pipeline: A.Compose, face_cutout_p: float = 0.0, seed: int | None = None) -> None:
         self.pipeline = pipeline
+        self.face_cutout_p = face_cutout_p
+        self.rng = np.random.default_rng(seed)
 
-    def __call__(self, image: np.ndarray) -> torch.Tensor:
+    def __call__(self, image: np.ndarray, landmarks: np.ndarray | None = None) -> torch.Tensor:
+        """Args: image (H, W, 3) uint8; landmarks: optional 5 points in its pixels (for face-part cut-outs)."""
+        if landmarks is not None and self.face_cutout_p > 0 and self.rng.uniform() < self.face_cutout_p:
+            image = face_part_cutout(image, landmarks, self.rng)
         return self.pipeline(image=image)["image"]
 
     def clip(self, frames: np.ndarray) -> torch.Tensor:
@@ -60,21 +67,32 @@ class AlbumentationsTransform:
 
     def set_random_seed(self, seed: int) -> None:
         self.pipeline.set_random_seed(seed)
+        self.rng = np.random.default_rng(seed)
 
 
 def _compose(
-    augs: list[A.BasicTransform], image_size: int, mean: Sequence[float], std: Sequence[float], seed: int | None
+    augs: list[A.BasicTransform],
+    image_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    seed: int | None,
+    face_cutout_p: float = 0.0,
 ) -> AlbumentationsTransform:
     tail = [
         A.Resize(image_size, image_size, interpolation=cv2.INTER_AREA),
         A.Normalize(mean=tuple(mean), std=tuple(std), max_pixel_value=255.0),
         ToTensorV2(),
     ]
-    return AlbumentationsTransform(A.Compose([*augs, *tail], seed=seed))
+    return AlbumentationsTransform(A.Compose([*augs, *tail], seed=seed), face_cutout_p, seed)
 
 
 def build_train_transform(
-    preset: str, image_size: int, mean: Sequence[float], std: Sequence[float], seed: int | None = None
+    preset: str,
+    image_size: int,
+    mean: Sequence[float],
+    std: Sequence[float],
+    seed: int | None = None,
+    face_cutout_p: float | None = None,
 ) -> AlbumentationsTransform:
     """Training pipeline: the named augmentation preset, then resize to ``image_size``² and normalise.
 
@@ -83,10 +101,14 @@ def build_train_transform(
         image_size: output side in pixels (the model's input size).
         mean, std: per-channel normalisation for inputs scaled to [0, 1].
         seed: seed of albumentations' own RNG.
+        face_cutout_p: probability of blacking out a face part located by the landmarks (DFDC winner), when the
+            dataset has landmarks; None: 0.3 for ``heavy``, else 0.
     """
     if preset not in PRESETS:
         raise ValueError(f"Unknown augmentation preset '{preset}'; choose one of {sorted(PRESETS)}")
-    return _compose(PRESETS[preset](), image_size, mean, std, seed)
+    if face_cutout_p is None:
+        face_cutout_p = 0.3 if preset == "heavy" else 0.0
+    return _compose(PRESETS[preset](), image_size, mean, std, seed, face_cutout_p)
 
 
 def build_eval_transform(image_size: int, mean: Sequence[float], std: Sequence[float]) -> AlbumentationsTransform:
