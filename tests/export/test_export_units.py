@@ -11,7 +11,7 @@ import timm
 import torch
 
 from dfdet.export import ExportError, InputSpec, LogitNet, config_sha256, export_onnx, make_inputs, max_abs_diff
-from dfdet.export.metadata import from_string_props, to_string_props
+from dfdet.utils.hashing import from_string_props, to_string_props
 
 SPEC = InputSpec(image_size=48, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 

@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from dfdet.export.errors import ExportError
-from dfdet.export.metadata import INPUT_NAME, OUTPUT_NAME, from_string_props, to_string_props
+from dfdet.export.metadata import INPUT_NAME, OUTPUT_NAME
+from dfdet.utils.hashing import from_string_props, to_string_props
 
 Runner = Callable[[torch.Tensor], torch.Tensor]  # model input -> (B,) logits
 EXTRA_FILE = "dfdet.json"  # TorchScript extra file holding the metadata

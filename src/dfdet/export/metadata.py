@@ -13,6 +13,7 @@ import torch
 
 from dfdet import __version__
 from dfdet.export.inputs import InputSpec
+from dfdet.utils.hashing import file_sha256
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "logit"
@@ -27,15 +28,6 @@ def config_sha256(config: Mapping[str, Any]) -> str:
     """
     payload = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def build_metadata(
@@ -105,19 +97,3 @@ def build_metadata(
         meta["checkpoint_sha256"] = file_sha256(checkpoint)
         meta["version"] = meta["checkpoint_sha256"][:12]  # what the predictor reports for the checkpoint itself
     return meta
-
-
-def to_string_props(metadata: Mapping[str, Any]) -> dict[str, str]:
-    """ONNX ``metadata_props`` hold strings: strings stay as they are, everything else becomes JSON."""
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
-
-
-def from_string_props(props: Mapping[str, str]) -> dict[str, Any]:
-    """Inverse of :func:`to_string_props`."""
-    out: dict[str, Any] = {}
-    for key, value in props.items():
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
-    return out

@@ -26,9 +26,10 @@ from dfdet.export.formats import (
     export_torchscript,
 )
 from dfdet.export.inputs import InputSpec, make_inputs, verification_inputs
-from dfdet.export.metadata import build_metadata, file_sha256
+from dfdet.export.metadata import build_metadata
 from dfdet.export.verify import eager_runner, seconds_per_batch, verify_runner
 from dfdet.models.detector import DeepfakeDetector
+from dfdet.utils.hashing import file_sha256
 
 FORMATS = tuple(SUFFIXES)
 TRACE_BATCH = 2  # batch size of the tracing example (not 1, so that no size-1 special case is traced in)

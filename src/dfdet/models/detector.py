@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -11,6 +12,7 @@ from torch import nn
 
 from dfdet import __version__
 from dfdet.metrics import DetectionMetrics
+from dfdet.metrics.report import write_report
 from dfdet.models.losses import BinaryCrossEntropy
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
@@ -145,6 +147,20 @@ class DeepfakeDetector(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
+
+    def write_test_report(self, out_dir: Path, video_names: list[str], title: str) -> dict[str, Path]:
+        """Writes ``predictions.csv``, ``roc.png`` and ``score_hist.png`` of the last test epoch into ``out_dir``, at
+        this model's threshold and video aggregation; returns their paths."""
+        metric = self.eval_metrics["test"]
+        return write_report(
+            out_dir,
+            self.predictions["test"],
+            video_names,
+            float(self.threshold),
+            metric.aggregation,
+            metric.top_k,
+            title=title,
+        )
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.parameters())

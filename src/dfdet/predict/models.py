@@ -6,8 +6,6 @@ The ONNX path imports neither Lightning nor timm: the metadata is read from the 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ import numpy as np
 
 from dfdet.explain.occlusion import occlusion_map
 from dfdet.predict.errors import PredictError
+from dfdet.utils.hashing import file_sha256, from_string_props
 
 REQUIRED_KEYS = ("input_size", "mean", "std", "threshold")
 
@@ -67,25 +66,6 @@ class ModelInfo:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _decode(props: dict[str, str]) -> dict[str, Any]:
-    """ONNX ``metadata_props`` values are strings; non-strings were stored as JSON (see dfdet.export.metadata)."""
-    out: dict[str, Any] = {}
-    for key, value in props.items():
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
-    return out
-
-
 class OnnxModel:
     """An exported detector run by onnxruntime (CPUExecutionProvider).
 
@@ -106,7 +86,7 @@ class OnnxModel:
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
             raise PredictError(f"{path} is not a loadable ONNX model ({type(exc).__name__}: {exc})") from exc
         self.input_name = self.session.get_inputs()[0].name
-        meta = _decode(dict(self.session.get_modelmeta().custom_metadata_map))
+        meta = from_string_props(dict(self.session.get_modelmeta().custom_metadata_map))
         missing = [k for k in REQUIRED_KEYS if k not in meta]
         if missing:
             raise PredictError(
@@ -116,7 +96,7 @@ class OnnxModel:
         shape = meta.get("input_shape") or self.session.get_inputs()[0].shape
         clip = int(meta.get("clip_len") or (shape[1] if len(shape) == 5 else 0)) or None
         audio = meta.get("modality") == "audio" or "sample_rate" in meta
-        version = meta.get("version") or str(meta.get("checkpoint_sha256") or _sha256(self.path))[:12]
+        version = meta.get("version") or str(meta.get("checkpoint_sha256") or file_sha256(self.path))[:12]
         self.info = ModelInfo(
             name=str(meta.get("name") or self.path.stem),
             version=str(version),
@@ -170,7 +150,7 @@ class CheckpointModel:
         metric = self.model.eval_metrics["test"]
         self.info = ModelInfo(
             name=self.path.stem,
-            version=_sha256(self.path)[:12],
+            version=file_sha256(self.path)[:12],
             format="checkpoint",
             modality="audio" if audio else "face",
             backbone=str(OmegaConf.select(cfg, "model.net.name", default=None) or type(self.model.net).__name__),

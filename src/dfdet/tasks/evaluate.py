@@ -6,7 +6,6 @@ import lightning as L
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dfdet.errors import CheckpointError
-from dfdet.metrics.report import write_report
 from dfdet.models import DeepfakeDetector, load_detector
 from dfdet.tasks.common import build, log, output_dir, save_resolved_config
 from dfdet.utils.runinfo import run_info, to_float_dict, write_json
@@ -61,18 +60,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     metrics = {f"{cfg.split}/{k.split('/', 1)[1]}": v for k, v in tested.items()}
     result = to_float_dict(metrics)
 
-    metric = model.eval_metrics["test"]
     name = OmegaConf.select(cfg, "data.source.layout") or "synthetic"
-    write_report(
-        out,
-        model.predictions["test"],
-        datamodule.video_names(),
-        float(model.threshold),
-        metric.aggregation,
-        metric.top_k,
-        title=f"{name} {cfg.split}",
-    )
-    aggregation = metric.aggregation
+    model.write_test_report(out, datamodule.video_names(), title=f"{name} {cfg.split}")
+    aggregation = model.eval_metrics["test"].aggregation
     write_json(
         out / "metrics.json",
         {

@@ -10,7 +10,6 @@ import lightning as L
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from dfdet.metrics.report import write_report
 from dfdet.models import init_from_checkpoint
 from dfdet.tasks.common import build, instantiate_dict, log, output_dir, save_resolved_config
 from dfdet.utils.loggers import log_images, log_run
@@ -63,17 +62,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         tested = trainer.test(model, datamodule=datamodule, ckpt_path=best_path or None, weights_only=True)
         metrics.update(tested[0] if tested else {})
         log.info("Tested checkpoint: %s", best_path or "the final weights")
-        metric = model.eval_metrics["test"]
-        reports = write_report(
-            out,
-            model.predictions["test"],
-            datamodule.video_names(),
-            float(model.threshold),
-            metric.aggregation,
-            metric.top_k,
-            title="test",
-        )
-        log_images(trainer.loggers, {f"test/{k}": v for k, v in reports.items() if v.suffix == ".png"})
+        if trainer.is_global_zero:  # every DDP process runs this task; one writes
+            reports = model.write_test_report(out, datamodule.video_names(), title="test")
+            log_images(trainer.loggers, {f"test/{k}": v for k, v in reports.items() if v.suffix == ".png"})
     result = to_float_dict(metrics)
     result["time/total_s"] = time.perf_counter() - start
     if trainer.is_global_zero:

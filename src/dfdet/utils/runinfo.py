@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import platform
@@ -10,6 +9,8 @@ import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from dfdet.utils.hashing import file_sha256
 
 PACKAGES = (
     "dfdet",
@@ -95,8 +96,4 @@ def manifest_hash(datamodule: Any) -> str | None:
     path = Path(source.manifest_path())
     if not path.is_file():
         return None
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path)
