@@ -10,7 +10,15 @@ from typing import Literal
 
 import torch
 from torch import Tensor
-from torchmetrics.functional.classification import binary_roc
+from torchmetrics.functional.classification import (
+    binary_accuracy,
+    binary_auroc,
+    binary_average_precision,
+    binary_f1_score,
+    binary_precision,
+    binary_recall,
+    binary_roc,
+)
 
 AggregationMethod = Literal["mean", "max", "topk_mean"]
 AGGREGATION_METHODS: tuple[str, ...] = ("mean", "max", "topk_mean")
@@ -200,15 +208,6 @@ def binary_scores(preds: Tensor, target: Tensor, threshold: float = 0.5) -> dict
         0-dim tensors ``acc``, ``precision``, ``recall``, ``f1`` (at ``threshold``), ``auc``, ``ap``, ``eer`` (nan
         when one class is missing) and ``logloss`` (binary cross-entropy of the probabilities).
     """
-    from torchmetrics.functional.classification import (
-        binary_accuracy,
-        binary_auroc,
-        binary_average_precision,
-        binary_f1_score,
-        binary_precision,
-        binary_recall,
-    )
-
     preds, target = _check_binary_inputs(preds.float(), target.long())
     t = float(threshold)
     nan = torch.tensor(float("nan"), device=preds.device)
