@@ -25,6 +25,15 @@ TINY = [
     "trainer.log_every_n_steps=1",
 ]
 
+# Preprocessing, small, quick and deterministic: 4 sampled frames, detection on all of them, 64-px crops, in-process.
+TINY_PREPROCESS = [
+    "data.frames_per_video=4",
+    "preprocessor.detect_every=1",
+    "preprocessor.cropper.size=64",
+    "workers=1",
+    "progress=false",
+]
+
 
 def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
     """Composes ``conf/<config_name>.yaml`` with ``overrides`` (no Hydra run; the ``hydra`` node is left out)."""
@@ -109,6 +118,17 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tup
         ],
     )
     return run, train(cfg)
+
+
+@pytest.fixture
+def preprocess_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
+    """Composes conf/preprocess.yaml with tiny settings, writing under ``tmp_path`` (crops in ``data/processed``)."""
+
+    def make(*overrides: str) -> DictConfig:
+        base = [*TINY_PREPROCESS, f"paths.data_dir={tmp_path / 'data'}", f"paths.output_dir={tmp_path / 'run'}"]
+        return compose_config("preprocess", [*base, *overrides])
+
+    return make
 
 
 @pytest.fixture

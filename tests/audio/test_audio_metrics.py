@@ -5,22 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import roc_curve
+from audio_helpers import sklearn_eer
 
 from dfdet.audio import per_attack_eer
 from dfdet.metrics import binary_eer
-
-
-def sklearn_eer(scores: np.ndarray, labels: np.ndarray) -> float:
-    """EER from sklearn's ROC: interpolate where FPR crosses FNR."""
-    fpr, tpr, _ = roc_curve(labels, scores)
-    fnr = 1 - tpr
-    i = int(np.nonzero(fpr - fnr >= 0)[0][0])
-    if i == 0:
-        return float(fpr[0])
-    d0, d1 = fpr[i - 1] - fnr[i - 1], fpr[i] - fnr[i]
-    w = -d0 / (d1 - d0)
-    return float(fpr[i - 1] + w * (fpr[i] - fpr[i - 1]))
 
 
 @pytest.mark.parametrize("seed", range(5))

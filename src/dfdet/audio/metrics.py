@@ -55,13 +55,16 @@ class PerAttackEER(L.Callback):
 
     Args:
         stages: ``val`` and/or ``test``.
+        datamodule: where to read attack ids when the trainer runs on bare dataloaders (``evaluate.py``); None: the
+            trainer's datamodule.
     """
 
-    def __init__(self, stages: Sequence[str] = ("test",)) -> None:
+    def __init__(self, stages: Sequence[str] = ("test",), datamodule: L.LightningDataModule | None = None) -> None:
         self.stages = tuple(stages)
+        self.datamodule = datamodule
 
     def _log(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        datamodule = getattr(trainer, "datamodule", None)
+        datamodule = self.datamodule if self.datamodule is not None else getattr(trainer, "datamodule", None)
         metrics = getattr(pl_module, "eval_metrics", None)
         if stage not in self.stages or trainer.sanity_checking or metrics is None or datamodule is None:
             return

@@ -1,15 +1,21 @@
-"""Scoring waveforms of any length, the sound track of videos, and late fusion with a video score."""
+"""Scoring waveforms of any length and the sound track of videos."""
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
 from dfdet.audio.datasets import repeat_pad
-from dfdet.audio.io import extract_audio_track
+from dfdet.audio.io import NoAudioTrackError, extract_audio_track
+from dfdet.errors import ManifestError
+
+log = logging.getLogger("dfdet")
 
 
 @torch.no_grad()
@@ -47,19 +53,31 @@ def score_video_audio(
     return score_waveform(model, extract_audio_track(video_path, sample_rate), num_samples)
 
 
-def late_fusion(video_score: float, audio_score: float | None, audio_weight: float = 0.5) -> float:
-    """Weighted mean of a video's visual and audio fake probabilities.
+def score_sound_tracks(
+    model: nn.Module, paths: Sequence[str | os.PathLike], num_samples: int, sample_rate: int = 16000
+) -> pd.DataFrame:
+    """Scores the sound track of every video; a video without one, or with an undecodable one, is kept and marked.
 
     Args:
-        video_score: fake probability from the face model (e.g. the mean over frames).
-        audio_score: fake probability of the sound track; None (no audio track) returns ``video_score``.
-        audio_weight: weight of the audio score in [0, 1].
+        model: an audio detector in eval mode (see :func:`score_waveform`).
+        paths: video files.
+        num_samples: the model's window length.
+        sample_rate: the model's rate in Hz.
 
     Returns:
-        ``(1 - audio_weight) * video_score + audio_weight * audio_score``.
+        One row per path, in order: ``file``, ``audio_score`` (fake probability; NaN without a usable track),
+        ``audio_status`` (``ok``, ``no audio track``, or the decoding error).
     """
-    if not 0.0 <= audio_weight <= 1.0:
-        raise ValueError(f"audio_weight must be in [0, 1], got {audio_weight}")
-    if audio_score is None:
-        return float(video_score)
-    return float((1.0 - audio_weight) * video_score + audio_weight * audio_score)
+    scores, statuses = [], []
+    for path in paths:
+        try:
+            scores.append(score_video_audio(model, path, num_samples, sample_rate))
+            statuses.append("ok")
+        except NoAudioTrackError:
+            scores.append(float("nan"))
+            statuses.append("no audio track")
+        except ManifestError as exc:
+            log.warning("%s", exc)
+            scores.append(float("nan"))
+            statuses.append(str(exc))
+    return pd.DataFrame({"file": [str(p) for p in paths], "audio_score": scores, "audio_status": statuses})

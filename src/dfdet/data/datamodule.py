@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -14,6 +15,7 @@ from dfdet.data.datasets import ClipDataset, FrameDataset
 from dfdet.data.manifest import read_manifest, split_frames
 from dfdet.data.sources import ManifestSource
 from dfdet.data.synthesis import FakeSynthesis, SynthesizedFrameDataset
+from dfdet.errors import ManifestError
 from dfdet.transforms import seed_worker
 
 
@@ -109,6 +111,28 @@ class DeepfakeDataModule(L.LightningDataModule):
         assert self.manifest is not None
         keys = self.manifest["dataset"].astype(str) + "/" + self.manifest["video_id"].astype(str)
         return list(pd.Categorical(keys).categories)
+
+    def video_files(self, names: list[str]) -> list[Path]:
+        """The source video of each ``dataset/video_id`` in ``names`` (the manifest's ``source`` column, which
+        ``preprocess.py`` writes), e.g. to score its sound track.
+
+        Raises:
+            ManifestError: the data has no source videos (the synthetic set, or a manifest without ``source``).
+        """
+        self.setup()
+        assert self.manifest is not None
+        resolve = getattr(self.source, "video_file", None)
+        if resolve is None or "source" not in self.manifest.columns:
+            raise ManifestError(
+                f"{type(self.source).__name__} has no source videos: audio-visual evaluation needs a dataset "
+                "preprocessed from video files (data=ffpp|celebdf|dfdc|folder, see docs/preprocessing.md)"
+            )
+        keys = self.manifest["dataset"].astype(str) + "/" + self.manifest["video_id"].astype(str)
+        sources = dict(zip(keys, self.manifest["source"].astype(str), strict=True))
+        missing = [n for n in names if n not in sources]
+        if missing:
+            raise ManifestError(f"{len(missing)} videos are not in the manifest, e.g. {missing[0]}")
+        return [resolve(sources[n]) for n in names]
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split not in self.datasets:

@@ -122,3 +122,11 @@ class ProcessedSource:
 
     def manifest_path(self) -> Path:
         return self.processed_dir / "manifest.parquet"
+
+    def video_file(self, source: str) -> Path:
+        """The file a manifest row's ``source`` names (relative to the release folder, or absolute)."""
+        if os.path.isabs(source):
+            return Path(source)
+        if self.release is not None and hasattr(self.release, "source_path"):
+            return Path(self.release.source_path(source))
+        return Path(str(self.root)) / source

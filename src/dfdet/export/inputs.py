@@ -17,11 +17,11 @@ import torch
 from dfdet.data.synthetic.render import FrameParams, render_background, render_face, sample_identity
 from dfdet.export.errors import ExportError
 from dfdet.models.detector import DeepfakeDetector
+from dfdet.models.loading import audio_sample_rate
 from dfdet.transforms import build_eval_transform
 
 INPUT_KINDS = ("normal", "faces")  # random normal tensors; rendered synthetic faces through the eval transform
 AUDIO_INPUT_KINDS = ("normal", "speech")  # random normal waveforms; synthetic voiced speech (harmonics and noise)
-DEFAULT_SAMPLE_RATE = 16000
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,7 @@ class InputSpec:
                 raise ExportError("A clip model (temporal head) needs data.clip_len in its training config")
             frames = int(data["clip_len"])
             return cls(size, mean, std, frames=frames, clip_stride=int(data.get("clip_stride") or frames))
-        if "sample_rate" in data or "audio" in str(data.get("_target_", "")).lower():
-            return cls(size, mean, std, sample_rate=int(data.get("sample_rate") or DEFAULT_SAMPLE_RATE))
-        return cls(size, mean, std)
+        return cls(size, mean, std, sample_rate=audio_sample_rate(config))
 
     def shape(self, batch: int | str) -> tuple[int | str, ...]:
         """Input shape for ``batch`` (a number, or a name such as ``"batch"`` for the dynamic axis)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,57 @@ def predictions_table(rows: dict[str, torch.Tensor], video_names: list[str]) -> 
     return table.sort_values(["video", "frame_index"], kind="stable").reset_index(drop=True)
 
 
+def video_table(table: pd.DataFrame, aggregation: str = "mean", top_k: int = 5) -> pd.DataFrame:
+    """Video-level scores of a :func:`predictions_table`.
+
+    Returns:
+        Columns ``video``, ``label`` (1 if any frame is fake), ``score`` (the frames' scores aggregated by
+        ``aggregation``, see :func:`~dfdet.metrics.functional.aggregate_by_video`), sorted by video.
+    """
+    categories = pd.Categorical(table["video"])
+    scores, labels, ids = aggregate_by_video(
+        torch.tensor(table["score"].to_numpy()),
+        torch.tensor(table["label"].to_numpy()),
+        torch.as_tensor(categories.codes.astype(np.int64)),
+        method=aggregation,
+        top_k=top_k,
+    )
+    names = np.asarray(categories.categories, dtype=object)[ids.numpy()]
+    return pd.DataFrame({"video": names, "label": labels.numpy().astype(int), "score": scores.numpy()})
+
+
+def save_roc(curves: list[tuple[str, Any, Any]], path: Path, title: str = "") -> Path:
+    """Writes ROC curves into one figure at ``path``.
+
+    Args:
+        curves: ``(name, labels, scores)`` per curve (1 = fake); a curve with one class only is left out.
+        path: the PNG to write.
+        title: the figure title.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, labels, scores in curves:
+        if len(set(np.asarray(labels).tolist())) == 2:
+            fpr, tpr, _ = roc_curve(labels, scores)
+            ax.plot(fpr, tpr, label=f"{name}: AUC {roc_auc_score(labels, scores):.3f}")
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set(
+        xlabel="false positive rate (reals called fake)",
+        ylabel="true positive rate (fakes caught)",
+        title=title.strip(),
+    )
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def save_plots(
     table: pd.DataFrame, out_dir: Path, threshold: float, aggregation: str = "mean", top_k: int = 5, title: str = ""
 ) -> dict[str, Path]:
@@ -51,33 +103,11 @@ def save_plots(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.metrics import roc_auc_score, roc_curve
 
-    codes = torch.as_tensor(pd.Categorical(table["video"]).codes.astype(np.int64))
-    video_scores, video_labels, _ = aggregate_by_video(
-        torch.tensor(table["score"].to_numpy()),
-        torch.tensor(table["label"].to_numpy()),
-        codes,
-        method=aggregation,
-        top_k=top_k,
-    )
-    videos = pd.DataFrame({"label": video_labels.numpy(), "score": video_scores.numpy()})
-    fig, ax = plt.subplots(figsize=(5, 5))
-    for name, part in (("frame", table), (f"video ({aggregation})", videos)):
-        if part["label"].nunique() == 2:
-            fpr, tpr, _ = roc_curve(part["label"], part["score"])
-            ax.plot(fpr, tpr, label=f"{name}: AUC {roc_auc_score(part['label'], part['score']):.3f}")
-    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
-    ax.set(
-        xlabel="false positive rate (reals called fake)",
-        ylabel="true positive rate (fakes caught)",
-        title=f"{title} ROC".strip(),
-    )
-    ax.legend(loc="lower right")
-    fig.tight_layout()
+    videos = video_table(table, aggregation, top_k)
     paths = {"roc": out_dir / "roc.png", "score_hist": out_dir / "score_hist.png"}
-    fig.savefig(paths["roc"], dpi=100)
-    plt.close(fig)
+    curves = [("frame", table["label"], table["score"]), (f"video ({aggregation})", videos["label"], videos["score"])]
+    save_roc(curves, paths["roc"], title=f"{title} ROC")
 
     fig, ax = plt.subplots(figsize=(6, 4))
     bins = np.linspace(0, 1, 41)

@@ -32,6 +32,22 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return ckpt
 
 
+DEFAULT_SAMPLE_RATE = 16000
+
+
+def audio_sample_rate(config: Any) -> int | None:
+    """The waveform rate in Hz of a detector trained on audio, from its training config; None for a face model.
+
+    Args:
+        config: the training config (a mapping with ``data``): audio runs have ``data.sample_rate`` or an audio
+            data module as ``data._target_``.
+    """
+    data = config.get("data") or {}
+    if "sample_rate" in data or "audio" in str(data.get("_target_", "")).lower():
+        return int(data.get("sample_rate") or DEFAULT_SAMPLE_RATE)
+    return None
+
+
 def load_detector(path: str | os.PathLike) -> tuple[DeepfakeDetector, DictConfig]:
     """Rebuilds the model from the training config stored in the checkpoint and loads its weights.
 

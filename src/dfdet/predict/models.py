@@ -138,14 +138,15 @@ class CheckpointModel:
         import torch
         from omegaconf import OmegaConf
 
-        from dfdet.models import load_detector
+        from dfdet.models import audio_sample_rate, load_detector
 
         if threads is not None:
             torch.set_num_threads(int(threads))
         self.path = Path(path)
         self.model, cfg = load_detector(path)
         data = cfg.get("data") or {}
-        audio = "sample_rate" in data or "audio" in str(data.get("_target_", "")).lower()
+        sample_rate = audio_sample_rate(cfg)
+        audio = sample_rate is not None
         clip = int(data.get("clip_len") or 0) if self.model.head is not None else 0
         metric = self.model.eval_metrics["test"]
         self.info = ModelInfo(
@@ -163,7 +164,7 @@ class CheckpointModel:
             top_k=int(metric.top_k),  # type: ignore[arg-type]
             clip_len=clip or None,
             clip_stride=int(data.get("clip_stride") or clip) if clip else None,
-            sample_rate=int(data.get("sample_rate") or 16000) if audio else None,
+            sample_rate=sample_rate,
             explanation_method=None if audio else "grad-cam",
         )
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import pandas as pd
 
 FACE_CENTRE = (224.0, 117.0)  # x, y of the face in skimage.data.astronaut() (512 x 512)
 FACE_SIZE = (87.0, 110.0)  # its width and height
@@ -65,8 +66,18 @@ def alter_face(frame: np.ndarray, centre: tuple[float, float], axes: tuple[float
     return out.round().astype(np.uint8)
 
 
-def write_video(path: str | Path, frames: list, fps: int = 10) -> Path:
-    """Encodes RGB frames as an H.264 mp4 with PyAV."""
+def write_video(
+    path: str | Path, frames: list, fps: int = 10, audio: np.ndarray | None = None, sample_rate: int = 16000
+) -> Path:
+    """Encodes RGB frames as an H.264 mp4 with PyAV, with an optional mono AAC sound track.
+
+    Args:
+        path: the mp4 to write.
+        frames: RGB frames (H, W, 3) uint8.
+        fps: frame rate.
+        audio: mono waveform in [-1, 1] at ``sample_rate``; None writes a video without sound.
+        sample_rate: rate of ``audio`` in Hz.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as container:
@@ -74,9 +85,17 @@ def write_video(path: str | Path, frames: list, fps: int = 10) -> Path:
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": "20", "preset": "ultrafast"}
+        sound = container.add_stream("aac", rate=sample_rate) if audio is not None else None
+        if sound is not None:
+            sound.layout = "mono"
         for frame in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode(None))
+        if sound is not None:
+            track = av.AudioFrame.from_ndarray(np.asarray(audio, np.float32)[None], format="fltp", layout="mono")
+            track.sample_rate = sample_rate
+            container.mux(sound.encode(track))
+            container.mux(sound.encode(None))
     return path
 
 
@@ -163,20 +182,28 @@ def make_dfdc(root: str | Path, bank: ClipBank) -> Path:
     return root
 
 
-def make_folder(root: str | Path, bank: ClipBank, per_split: int = 1, corrupt: bool = True) -> Path:
-    """``real/`` and ``fake/``: for each split, ``per_split`` real videos and their fakes (same stem, so the same
-    split), one real image, and optionally a corrupt ``real/broken.mp4`` and an empty ``fake/empty.mp4``."""
+def stems_by_split(prefix: str, per_split: int) -> dict[str, list[str]]:
+    """``per_split`` file stems ``<prefix>000``, ``<prefix>001`` ... for each split, as the folder layout's hash
+    (10 % val, 10 % test, :func:`dfdet.data.layouts.split_by_hash`) assigns them."""
     from dfdet.data.layouts import split_by_hash
 
-    root = Path(root)
     found: dict[str, list[str]] = {"train": [], "val": [], "test": []}
     i = 0
     while min(len(v) for v in found.values()) < per_split:
-        stem = f"clip{i:03d}"
+        stem = f"{prefix}{i:03d}"
         split = split_by_hash(stem, 0.1, 0.1)
         if len(found[split]) < per_split:
             found[split].append(stem)
         i += 1
+    return found
+
+
+def make_folder(root: str | Path, bank: ClipBank, per_split: int = 1, corrupt: bool = True) -> Path:
+    """``real/`` and ``fake/``: for each split, ``per_split`` real videos and their fakes (same stem, so the same
+    split), one real image, and optionally a corrupt ``real/broken.mp4`` and an empty ``fake/empty.mp4``."""
+
+    root = Path(root)
+    found = stems_by_split("clip", per_split)
     for j, stem in enumerate(sorted(s for v in found.values() for s in v)):
         bank.put(root / f"real/{stem}.mp4", False, j)
         bank.put(root / f"fake/{stem}.mp4", True, j)
@@ -186,3 +213,46 @@ def make_folder(root: str | Path, bank: ClipBank, per_split: int = 1, corrupt: b
         write_corrupt(root / "real/broken.mp4")
         (root / "fake/empty.mp4").write_bytes(b"")
     return root
+
+
+AV_KINDS = ("both", "face", "voice")  # what a fake of make_av_folder manipulates, cycling over the fakes
+
+
+def make_av_folder(
+    root: str | Path, per_split: int = 2, seconds: float = 1.0, fps: int = 10, seed: int = 0
+) -> pd.DataFrame:
+    """Talking clips with sound in the folder layout, as audio-visual datasets mix manipulations (FakeAVCeleb).
+
+    For each split, ``per_split`` stems; ``real/<stem>.mp4`` is a real face with a bona fide voice (the synthetic
+    speech of :mod:`dfdet.audio.synthetic`), ``fake/<stem>.mp4`` manipulates the face, the voice (a vocoded spoof)
+    or both, cycling over :data:`AV_KINDS`. One more real video of the test split, ``real/silent<k>.mp4``, has no
+    sound track.
+
+    Returns:
+        One row per video written: ``file`` (relative to ``root``), ``split``, ``label``, ``kind`` (``real``, or what
+        the fake manipulates).
+    """
+    from dfdet.audio.synthetic.generate import SAMPLE_RATE, synthesize_pair
+    from dfdet.audio.synthetic.speech import sample_speaker
+    from dfdet.data.layouts import split_by_hash
+
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    stems = stems_by_split("talk", per_split)
+    videos = []
+    frames = max(2, round(seconds * fps))
+    for j, stem in enumerate(sorted(s for v in stems.values() for s in v)):
+        kind = AV_KINDS[j % len(AV_KINDS)]
+        voice, spoof = synthesize_pair("gl_vocoder", sample_speaker(rng), rng, (seconds, seconds))
+        write_video(root / f"real/{stem}.mp4", face_frames(frames, seed=j), fps, voice, SAMPLE_RATE)
+        fake_face = face_frames(frames, fake=kind != "voice", seed=j)
+        write_video(root / f"fake/{stem}.mp4", fake_face, fps, voice if kind == "face" else spoof, SAMPLE_RATE)
+        split = split_by_hash(stem, 0.1, 0.1)
+        videos += [
+            {"file": f"real/{stem}.mp4", "split": split, "label": 0, "kind": "real"},
+            {"file": f"fake/{stem}.mp4", "split": split, "label": 1, "kind": kind},
+        ]
+    silent = next(f"silent{k}" for k in range(1000) if split_by_hash(f"silent{k}", 0.1, 0.1) == "test")
+    write_video(root / f"real/{silent}.mp4", face_frames(frames, seed=99), fps)
+    videos.append({"file": f"real/{silent}.mp4", "split": "test", "label": 0, "kind": "real"})
+    return pd.DataFrame(videos)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning as L
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from dfdet.audio.fusion import fusion_metrics, fusion_table, save_fusion_roc, weight_sweep
+from dfdet.audio.metrics import PerAttackEER
+from dfdet.audio.scoring import score_sound_tracks
+from dfdet.data.datamodule import DeepfakeDataModule
 from dfdet.errors import CheckpointError
-from dfdet.models import DeepfakeDetector, load_detector
+from dfdet.metrics.report import predictions_table, video_table
+from dfdet.models import DeepfakeDetector, audio_sample_rate, load_detector
 from dfdet.tasks.common import build, log, output_dir, save_resolved_config
 from dfdet.utils.runinfo import run_info, to_float_dict, write_json
 from dfdet.utils.table import print_metrics
@@ -31,9 +38,53 @@ def _data_config(cfg: DictConfig, train_cfg: DictConfig) -> DictConfig:
         cfg.model = train_cfg.model
         if "_target_" not in cfg.get("data", {}):
             cfg.data = train_cfg.data
-            cfg.data.train_transform = None
+        cfg.data.train_transform = None  # evaluation never augments
         cfg.data.synthesis = None  # evaluation scores the dataset's own frames
     return cfg.data
+
+
+def _load_audio_detector(path: str) -> tuple[DeepfakeDetector, int]:
+    """The audio model of an audio-visual evaluation and its sample rate; refuses a face checkpoint."""
+    model, train_cfg = load_detector(path)
+    rate = audio_sample_rate(train_cfg)
+    if rate is None:
+        raise CheckpointError(
+            f"audio_ckpt_path={path} is a face model; pass a checkpoint trained on audio "
+            "(train.py data=asvspoof2019_la|audio_folder|synthetic_audio)"
+        )
+    return model, rate
+
+
+def _audio_visual(
+    cfg: DictConfig,
+    model: DeepfakeDetector,
+    audio: tuple[DeepfakeDetector, int],
+    datamodule: DeepfakeDataModule,
+    out: Path,
+) -> dict[str, float]:
+    """Scores the sound track of every evaluated video and fuses it with the face model's video score.
+
+    Writes ``av_predictions.csv`` (one row per video), ``av_fusion_weights.csv`` (fused AUC/AP/EER per audio weight)
+    and ``av_roc.png``; returns ``<split>/audio_*`` and ``<split>/av_*`` metrics (see
+    :func:`dfdet.audio.fusion.fusion_metrics`).
+    """
+    audio_model, rate = audio
+    metric = model.eval_metrics["test"]
+    videos = video_table(
+        predictions_table(model.predictions["test"], datamodule.video_names()), metric.aggregation, metric.top_k
+    )
+    files = datamodule.video_files(list(videos["video"]))
+    log.info("Scoring the sound track of %d videos with %s", len(files), cfg.audio_ckpt_path)
+    tracks = score_sound_tracks(audio_model, files, int(audio_model.hparams["image_size"]), rate)
+    weight = float(cfg.fusion.audio_weight)
+    table = fusion_table(videos, tracks, weight)
+    table.to_csv(out / "av_predictions.csv", index=False)
+    weight_sweep(table).to_csv(out / "av_fusion_weights.csv", index=False)
+    save_fusion_roc(table, out / "av_roc.png", title=cfg.split)
+    metrics = fusion_metrics(table, float(model.threshold), float(audio_model.threshold), weight)
+    if metrics["videos_with_audio"] == 0:
+        log.warning("None of the %d videos has a usable sound track: the fused score is the face score", len(table))
+    return {f"{cfg.split}/{k}": v for k, v in metrics.items()}
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -48,6 +99,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise CheckpointError(f"split must be 'val' or 'test', got '{cfg.split}'")
     out = output_dir(cfg)
     model, train_cfg = load_detector(cfg.ckpt_path)
+    audio = _load_audio_detector(cfg.audio_ckpt_path) if cfg.get("audio_ckpt_path") else None
+    if audio is not None and audio_sample_rate(train_cfg) is not None:
+        raise CheckpointError(f"ckpt_path={cfg.ckpt_path} is an audio model; with audio_ckpt_path it must score faces")
     _configure(model, cfg)
     datamodule = build(_data_config(cfg, train_cfg))
     datamodule.check()
@@ -55,13 +109,16 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule.prepare_data()
     datamodule.setup("test")
     loader = datamodule.val_dataloader() if cfg.split == "val" else datamodule.test_dataloader()
-    trainer: L.Trainer = build(cfg.trainer, logger=False, callbacks=[], enable_checkpointing=False)
+    per_attack = [PerAttackEER(datamodule=datamodule)]  # test/eer_<attack> when the data knows attack ids
+    trainer: L.Trainer = build(cfg.trainer, logger=False, callbacks=per_attack, enable_checkpointing=False)
     tested = trainer.test(model, dataloaders=loader, verbose=False)[0]
     metrics = {f"{cfg.split}/{k.split('/', 1)[1]}": v for k, v in tested.items()}
     result = to_float_dict(metrics)
 
     name = OmegaConf.select(cfg, "data.source.layout") or "synthetic"
     model.write_test_report(out, datamodule.video_names(), title=f"{name} {cfg.split}")
+    if audio is not None:
+        result.update(_audio_visual(cfg, model, audio, datamodule, out))
     aggregation = model.eval_metrics["test"].aggregation
     write_json(
         out / "metrics.json",
@@ -76,4 +133,16 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     )
     log.info("Wrote %s", out)
     print_metrics(result, title=f"{cfg.split}: threshold {float(model.threshold):.3f}, video score = {aggregation}")
+    if audio is not None:
+        _print_fusion(result, cfg.split)
     return result
+
+
+def _print_fusion(result: dict[str, float], split: str) -> None:
+    """Video-level metrics side by side: face model, audio model (videos with sound), fused."""
+    columns = {"video": "video_", "audio": "audio_", "fused": "av_"}
+    names = ("auc", "ap", "eer", "acc", "precision", "recall", "f1")
+    table = {f"{col}/{m}": result[f"{split}/{p}{m}"] for col, p in columns.items() for m in names}
+    n, with_audio = int(result[f"{split}/videos"]), int(result[f"{split}/videos_with_audio"])
+    weight = result[f"{split}/audio_weight"]
+    print_metrics(table, title=f"{split}, audio-visual: {with_audio} of {n} videos with sound, audio weight {weight:g}")
