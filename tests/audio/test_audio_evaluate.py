@@ -25,7 +25,7 @@ from dfdet.audio import (
     score_video_audio,
     weight_sweep,
 )
-from dfdet.errors import CheckpointError, ManifestError
+from dfdet.errors import CheckpointError, DfdetError, ManifestError
 from dfdet.models import load_detector
 from dfdet.preprocess.fixtures import face_frames, make_av_folder, write_corrupt, write_video
 from dfdet.tasks.evaluate import evaluate
@@ -114,9 +114,13 @@ def test_evaluate_fuses_the_sound_track_with_the_face_score(
     assert saved["test/av_eer"] == pytest.approx(metrics["test/av_eer"])
     assert (out / "av_roc.png").stat().st_size > 0
 
-    # a face checkpoint given as the audio model is refused before any scoring
+    # a face checkpoint given as the audio model, or the two swapped, or a weight outside [0, 1]: refused up front
     with pytest.raises(CheckpointError, match="is a face model"):
         evaluate(OmegaConf.merge(cfg, {"audio_ckpt_path": str(face_ckpt)}))
+    with pytest.raises(CheckpointError, match="is an audio model"):
+        evaluate(OmegaConf.merge(cfg, {"ckpt_path": str(audio_ckpt)}))
+    with pytest.raises(DfdetError, match="audio_weight"):
+        evaluate(OmegaConf.merge(cfg, {"fusion": {"audio_weight": 1.5}}))
 
 
 def test_data_without_source_videos_is_one_clear_error(tiny_cfg) -> None:

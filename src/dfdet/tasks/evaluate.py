@@ -11,7 +11,7 @@ from dfdet.audio.fusion import fusion_metrics, fusion_table, save_fusion_roc, we
 from dfdet.audio.metrics import PerAttackEER
 from dfdet.audio.scoring import score_sound_tracks
 from dfdet.data.datamodule import DeepfakeDataModule
-from dfdet.errors import CheckpointError
+from dfdet.errors import CheckpointError, DfdetError
 from dfdet.metrics.report import predictions_table, video_table
 from dfdet.models import DeepfakeDetector, audio_sample_rate, load_detector
 from dfdet.tasks.common import build, log, output_dir, save_resolved_config
@@ -100,6 +100,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     out = output_dir(cfg)
     model, train_cfg = load_detector(cfg.ckpt_path)
     audio = _load_audio_detector(cfg.audio_ckpt_path) if cfg.get("audio_ckpt_path") else None
+    if audio is not None and not 0.0 <= float(cfg.fusion.audio_weight) <= 1.0:
+        raise DfdetError(f"fusion.audio_weight={cfg.fusion.audio_weight} must be in [0, 1] (0: the face score alone)")
     if audio is not None and audio_sample_rate(train_cfg) is not None:
         raise CheckpointError(f"ckpt_path={cfg.ckpt_path} is an audio model; with audio_ckpt_path it must score faces")
     _configure(model, cfg)
