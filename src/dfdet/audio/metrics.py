@@ -6,6 +6,7 @@ The pooled EER is in the shared set (``test/eer``); for audio, frame level is ut
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -64,7 +65,8 @@ class PerAttackEER(L.Callback):
         self.datamodule = datamodule
 
     def _log(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        datamodule = self.datamodule if self.datamodule is not None else getattr(trainer, "datamodule", None)
+        # Duck-typed: any datamodule with methods(video_idx) (checked below).
+        datamodule: Any = self.datamodule if self.datamodule is not None else getattr(trainer, "datamodule", None)
         metrics = getattr(pl_module, "eval_metrics", None)
         if stage not in self.stages or trainer.sanity_checking or metrics is None or datamodule is None:
             return

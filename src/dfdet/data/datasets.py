@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,9 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from dfdet.errors import ManifestError
+
+if TYPE_CHECKING:
+    from dfdet.transforms.presets import AlbumentationsTransform
 
 
 def load_rgb(path: str) -> np.ndarray:
@@ -34,9 +38,7 @@ class FrameDataset(Dataset):
     ``frame_index`` () long. A broken file raises; it is never silently replaced by another sample.
     """
 
-    def __init__(
-        self, frames: pd.DataFrame, video_idx: np.ndarray, transform: Callable[[np.ndarray], torch.Tensor]
-    ) -> None:
+    def __init__(self, frames: pd.DataFrame, video_idx: np.ndarray, transform: Callable[..., torch.Tensor]) -> None:
         self.paths = frames["path"].tolist()
         self.labels = torch.tensor(frames["label"].to_numpy(), dtype=torch.float32)
         self.frame_index = torch.tensor(frames["frame_index"].to_numpy(), dtype=torch.long)
@@ -94,7 +96,7 @@ class ClipDataset(Dataset):
         self, frames: pd.DataFrame, video_idx: np.ndarray, transform: Callable, clip_len: int, stride: int
     ) -> None:
         rows = frames.assign(_video=video_idx).sort_values(["_video", "frame_index"], kind="stable")
-        self.transform = transform
+        self.transform = cast("AlbumentationsTransform", transform)  # clips need its clip()
         self.clips: list[tuple[list[str], float, int, int]] = []
         for vid, group in rows.groupby("_video", sort=True):
             paths, indices = group["path"].tolist(), group["frame_index"].tolist()

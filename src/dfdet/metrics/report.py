@@ -112,7 +112,13 @@ def save_plots(
     fig, ax = plt.subplots(figsize=(6, 4))
     bins = np.linspace(0, 1, 41)
     for label, name, colour in ((0, "real", "tab:blue"), (1, "fake", "tab:red")):
-        ax.hist(table.loc[table["label"] == label, "score"], bins=bins, alpha=0.6, label=name, color=colour)
+        ax.hist(
+            table.loc[table["label"] == label, "score"],
+            bins=bins,  # type: ignore[arg-type]  # matplotlib's stubs omit ndarray bins, which it accepts
+            alpha=0.6,
+            label=name,
+            color=colour,
+        )
     ax.axvline(threshold, color="k", ls="--", lw=1, label=f"threshold {threshold:.3f}")
     ax.set(xlabel="fake probability", ylabel="frames", title=f"{title} score distribution".strip())
     ax.legend()

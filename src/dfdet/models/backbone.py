@@ -11,7 +11,7 @@ import difflib
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 import timm
@@ -41,8 +41,9 @@ def cached_weights(name: str) -> str | None:
             hit = try_to_load_from_cache(cfg.hf_hub_id, fname)
             if isinstance(hit, str):
                 return hit
+    # timm's PretrainedCfg.url may also be a (url, filename) pair; no registered model uses one.
     if cfg.url:
-        path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(cfg.url).path)
+        path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(cast(str, cfg.url)).path)
         if path.is_file():
             return str(path)
     return None
@@ -53,7 +54,7 @@ def _hub_reachable(name: str, timeout: float = 3.0) -> bool:
     if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false") or cfg is None:
         return False
     url = os.environ.get("HF_ENDPOINT", "https://huggingface.co") if cfg.hf_hub_id else (cfg.url or "")
-    host = urlparse(url).hostname
+    host = urlparse(cast(str, url)).hostname  # a plain URL string (see cached_weights)
     if not host:
         return False
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import lightning as L
 import torch
@@ -17,6 +17,18 @@ from dfdet.models.losses import BinaryCrossEntropy
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
+
+
+class TimmNet(Protocol):
+    """The part of timm's model interface that clip models and fine-tuning use (a static type; no runtime check)."""
+
+    num_features: int
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor: ...
+
+    def get_classifier(self) -> nn.Module: ...
 
 
 class DeepfakeDetector(L.LightningModule):
@@ -48,6 +60,8 @@ class DeepfakeDetector(L.LightningModule):
     net: nn.Module
     loss_fn: nn.Module
     head: nn.Module | None
+    eval_metrics: nn.ModuleDict  # stage -> DetectionMetrics; typed access through stage_metrics()
+    _compiled_net: nn.Module | None  # torch.compile'd self.net (an OptimizedModule), not a registered submodule
 
     def __init__(
         self,
@@ -69,7 +83,7 @@ class DeepfakeDetector(L.LightningModule):
         mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)  # plain types in checkpoints
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler", "loss", "head"])
         self.net = net
-        self.head = head(int(net.num_features)) if head is not None else None
+        self.head = head(int(cast(TimmNet, net).num_features)) if head is not None else None
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.loss_fn = loss if loss is not None else BinaryCrossEntropy()
@@ -94,13 +108,15 @@ class DeepfakeDetector(L.LightningModule):
         net = self._compiled_net if self._compiled_net is not None else self.net
         if self.head is None:
             return net(x).reshape(batch)
-        feats = self.net.forward_head(net.forward_features(x), pre_logits=True)  # (B * T, D)
+        features = cast(TimmNet, net).forward_features(x)
+        feats = cast(TimmNet, self.net).forward_head(features, pre_logits=True)  # (B * T, D)
         return self.head(feats.reshape(batch, -1, feats.shape[-1])).reshape(batch)
 
     def setup(self, stage: str) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        # Duck-typed: any loss with set_class_counts(), any datamodule with class_counts().
+        datamodule: Any = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if stage == "fit" and hasattr(self.loss_fn, "set_class_counts") and hasattr(datamodule, "class_counts"):
-            self.loss_fn.set_class_counts(*datamodule.class_counts())
+            cast(Any, self.loss_fn).set_class_counts(*datamodule.class_counts())
 
     def on_train_epoch_start(self) -> None:
         # Frozen layers (fine-tuning with freeze_backbone) keep their batch-norm statistics too.
@@ -110,18 +126,22 @@ class DeepfakeDetector(L.LightningModule):
                 if params and not any(p.requires_grad for p in params):
                     module.eval()
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         logits = self(batch["input"])
         loss = self.loss_fn(logits, batch["label"])
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits))
         return loss
+
+    def stage_metrics(self, stage: str) -> DetectionMetrics:
+        """The metrics of ``stage`` (``val`` or ``test``): ``eval_metrics[stage]``, typed."""
+        return cast(DetectionMetrics, self.eval_metrics[stage])
 
     def _eval_step(self, stage: str, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         logits = self(batch["input"])
         loss = self.loss_fn(logits, batch["label"])
         self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=stage == "val", batch_size=len(logits), sync_dist=True)
         probs = torch.sigmoid(logits.float())
-        self.eval_metrics[stage].update(probs, batch["label"], batch["video_idx"], batch.get("frame_index"))
+        self.stage_metrics(stage).update(probs, batch["label"], batch["video_idx"], batch.get("frame_index"))
         return probs
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
@@ -131,7 +151,7 @@ class DeepfakeDetector(L.LightningModule):
         self._eval_step("test", batch)
 
     def _log_epoch(self, stage: str) -> None:
-        metric = self.eval_metrics[stage]
+        metric = self.stage_metrics(stage)
         if stage == "val" and self.fixed_threshold is None and not self.trainer.sanity_checking:
             selected = metric.select_threshold()
             if torch.isfinite(selected):
@@ -151,7 +171,7 @@ class DeepfakeDetector(L.LightningModule):
     def write_test_report(self, out_dir: Path, video_names: list[str], title: str) -> dict[str, Path]:
         """Writes ``predictions.csv``, ``roc.png`` and ``score_hist.png`` of the last test epoch into ``out_dir``, at
         this model's threshold and video aggregation; returns their paths."""
-        metric = self.eval_metrics["test"]
+        metric = self.stage_metrics("test")
         return write_report(
             out_dir,
             self.predictions["test"],

@@ -11,14 +11,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
+from lightning.pytorch.core.optimizer import LightningOptimizer
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
 from dfdet.models.backbone import build_backbone
-from dfdet.models.detector import DeepfakeDetector
+from dfdet.models.detector import DeepfakeDetector, TimmNet
 
 _GREY = (0.299, 0.587, 0.114)
 
@@ -91,6 +92,8 @@ class SpectrumDetector(DeepfakeDetector):
     """The classical baseline in the shared training loop: one pass collects training features, then scikit-learn
     fits the classifier; validation, testing, checkpoints and metrics are those of every detector."""
 
+    net: SpectrumClassifier
+
     def __init__(self, net: SpectrumClassifier, **kwargs: Any) -> None:
         kwargs.setdefault("optimizer", None)
         # Plain types only: Lightning records this frame's kwargs as hyper-parameters in the checkpoint.
@@ -107,7 +110,7 @@ class SpectrumDetector(DeepfakeDetector):
         with torch.no_grad():
             self._feats.append(self.net.features(batch["input"]))
             self._labels.append(batch["label"])
-        self.optimizers().step()
+        cast(LightningOptimizer, self.optimizers()).step()  # one optimizer (configure_optimizers)
 
     def on_validation_epoch_start(self) -> None:
         # The epoch's training batches are all seen once validation starts: fit, then validate the fitted model.
@@ -142,7 +145,7 @@ class FrequencyFusionNet(nn.Module):
         super().__init__()
         self.rgb = build_backbone(name, pretrained, checkpoint_path, num_classes=0)
         self.freq = build_backbone(freq_name, num_classes=0, in_chans=1)
-        self.num_features = int(self.rgb.num_features + self.freq.num_features)
+        self.num_features = int(cast(TimmNet, self.rgb).num_features + cast(TimmNet, self.freq).num_features)
         self.head = nn.Sequential(nn.Dropout(drop_rate), nn.Linear(self.num_features, 1))
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:

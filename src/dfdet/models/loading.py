@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from dfdet.errors import CheckpointError, find_user_error
-from dfdet.models.detector import DeepfakeDetector
+from dfdet.models.detector import DeepfakeDetector, TimmNet
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
@@ -93,6 +93,6 @@ def init_from_checkpoint(model: DeepfakeDetector, path: str | os.PathLike, freez
     if freeze_backbone:
         if not hasattr(model.net, "get_classifier"):
             raise CheckpointError("freeze_backbone needs a network with get_classifier() (timm models have one)")
-        head = {id(p) for p in model.net.get_classifier().parameters()}
+        head = {id(p) for p in cast(TimmNet, model.net).get_classifier().parameters()}
         for param in model.net.parameters():
             param.requires_grad = id(param) in head

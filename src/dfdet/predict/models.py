@@ -148,7 +148,7 @@ class CheckpointModel:
         sample_rate = audio_sample_rate(cfg)
         audio = sample_rate is not None
         clip = int(data.get("clip_len") or 0) if self.model.head is not None else 0
-        metric = self.model.eval_metrics["test"]
+        metric = self.model.stage_metrics("test")
         self.info = ModelInfo(
             name=self.path.stem,
             version=file_sha256(self.path)[:12],
@@ -161,7 +161,7 @@ class CheckpointModel:
             threshold=float(self.model.get_buffer("threshold")),
             threshold_source="config" if self.model.fixed_threshold is not None else "validation",
             aggregation=str(metric.aggregation),
-            top_k=int(metric.top_k),  # type: ignore[arg-type]
+            top_k=int(metric.top_k),
             clip_len=clip or None,
             clip_stride=int(data.get("clip_stride") or clip) if clip else None,
             sample_rate=sample_rate,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from hydra.experimental.callback import Callback
@@ -28,7 +28,7 @@ def collect_runs(sweep_dir: str | Path) -> pd.DataFrame:
         overrides_file = job / ".hydra" / "overrides.yaml"
         if not overrides_file.is_file():
             continue
-        overrides = OmegaConf.to_container(OmegaConf.load(overrides_file))
+        overrides = cast(list[str], OmegaConf.to_container(OmegaConf.load(overrides_file)))  # Hydra writes a list
         metrics_file = job / "metrics.json"
         metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
         flat = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) or v is None}

@@ -24,7 +24,8 @@ def _configure(model: DeepfakeDetector, cfg: DictConfig) -> None:
     if cfg.get("threshold") is not None:
         model.fixed_threshold = float(cfg.threshold)
         model.threshold.fill_(float(cfg.threshold))
-    for metric in model.eval_metrics.values():
+    for stage in model.eval_metrics:
+        metric = model.stage_metrics(stage)
         if cfg.get("video_aggregation"):
             metric.aggregation = str(cfg.video_aggregation)
         if cfg.get("top_k"):
@@ -69,7 +70,7 @@ def _audio_visual(
     :func:`dfdet.audio.fusion.fusion_metrics`).
     """
     audio_model, rate = audio
-    metric = model.eval_metrics["test"]
+    metric = model.stage_metrics("test")
     videos = video_table(
         predictions_table(model.predictions["test"], datamodule.video_names()), metric.aggregation, metric.top_k
     )
@@ -121,7 +122,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     model.write_test_report(out, datamodule.video_names(), title=f"{name} {cfg.split}")
     if audio is not None:
         result.update(_audio_visual(cfg, model, audio, datamodule, out))
-    aggregation = model.eval_metrics["test"].aggregation
+    aggregation = model.stage_metrics("test").aggregation
     write_json(
         out / "metrics.json",
         {

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -48,15 +49,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
     name = OmegaConf.select(cfg, "model.net.name") or type(model.net).__name__
     log.info("Training %s on %s", name, OmegaConf.select(cfg, "data._target_"))
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    metrics = {
+    metrics: dict[str, Any] = {
         k: v
         for k, v in trainer.callback_metrics.items()
         if k.startswith(("train/", "val/")) and not k.endswith("_step")
     }
-    ckpt = trainer.checkpoint_callback
+    # Lightning documents this as the first ModelCheckpoint; its annotation says the Checkpoint base class.
+    ckpt = cast(ModelCheckpoint | None, trainer.checkpoint_callback)
     best_path = getattr(ckpt, "best_model_path", "") if ckpt is not None else ""
     if ckpt is not None and ckpt.best_model_score is not None:
-        metrics[f"val/{ckpt.monitor.split('/', 1)[-1]}_best"] = ckpt.best_model_score
+        monitor = cast(str, ckpt.monitor)  # a best score implies a monitored metric
+        metrics[f"val/{monitor.split('/', 1)[-1]}_best"] = ckpt.best_model_score
 
     if cfg.get("test", True):
         tested = trainer.test(model, datamodule=datamodule, ckpt_path=best_path or None, weights_only=True)
@@ -68,7 +71,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     result = to_float_dict(metrics)
     result["time/total_s"] = time.perf_counter() - start
     if trainer.is_global_zero:
-        write_json(out / "metrics.json", {**result, "video_aggregation": model.eval_metrics["test"].aggregation})
+        write_json(out / "metrics.json", {**result, "video_aggregation": model.stage_metrics("test").aggregation})
         print_metrics(result, title=f"Metrics ({out})")
     return result
 

@@ -148,7 +148,7 @@ def render_face(ident: Identity, fp: FrameParams, background: np.ndarray) -> np.
     u, v, px = face_coords(size, fp)
     img = background.copy()
 
-    def paint(alpha: np.ndarray, colour: np.ndarray | float) -> None:
+    def paint(alpha: np.ndarray, colour: np.ndarray | np.floating | float) -> None:
         rows = np.flatnonzero(alpha.any(axis=1))  # only the rows the element touches
         if rows.size:
             sl = slice(rows[0], rows[-1] + 1)
