@@ -132,6 +132,12 @@ def preprocess_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
 
 
 @pytest.fixture
+def tiny_synthetic() -> list[str]:
+    """The overrides of the tiny synthetic dataset (:data:`TINY_SYNTHETIC`), for configs composed by hand."""
+    return list(TINY_SYNTHETIC)
+
+
+@pytest.fixture
 def compose_cfg() -> Callable[[str, list[str]], DictConfig]:
     """:func:`compose_config` as a fixture (conftest modules are not importable by name from every test folder)."""
     return compose_config

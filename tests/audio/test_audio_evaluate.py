@@ -7,6 +7,7 @@ import itertools
 import json
 from pathlib import Path
 
+import av
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,7 +26,7 @@ from dfdet.audio import (
     score_video_audio,
     weight_sweep,
 )
-from dfdet.errors import CheckpointError, DfdetError, ManifestError
+from dfdet.errors import CheckpointError, DatasetNotFoundError, DfdetError, ManifestError
 from dfdet.models import load_detector
 from dfdet.preprocess.fixtures import face_frames, make_av_folder, write_corrupt, write_video
 from dfdet.tasks.evaluate import evaluate
@@ -122,11 +123,34 @@ def test_evaluate_fuses_the_sound_track_with_the_face_score(
     with pytest.raises(DfdetError, match="audio_weight"):
         evaluate(OmegaConf.merge(cfg, {"fusion": {"audio_weight": 1.5}}))
 
+    # source videos gone since preprocessing (the release folder moved): one error before any scoring
+    for video in root.rglob("*.mp4"):
+        video.unlink()
+    again = OmegaConf.merge(cfg, {"paths": {"output_dir": str(tmp_path / "again")}})
+    with pytest.raises(DatasetNotFoundError, match="None of the 5 source videos"):
+        evaluate(again)
+    assert not (tmp_path / "again" / "predictions.csv").exists()
 
-def test_data_without_source_videos_is_one_clear_error(tiny_cfg) -> None:
+
+def test_data_without_source_videos_is_refused_before_scoring(
+    trained_run, audio_ckpt: Path, tiny_cfg, compose_cfg, data_dir: Path, tmp_path: Path
+) -> None:
     datamodule = instantiate(tiny_cfg().data)
     with pytest.raises(ManifestError, match="no source videos"):
         datamodule.video_files(datamodule.video_names()[:1])
+    cfg = compose_cfg(  # the face model's own (synthetic, rendered) data
+        "evaluate",
+        [
+            f"ckpt_path={trained_run[0] / 'checkpoints' / 'best.ckpt'}",
+            f"paths.data_dir={data_dir}",
+            f"paths.output_dir={tmp_path / 'eval'}",
+            "trainer.accelerator=cpu",
+            f"audio_ckpt_path={audio_ckpt}",
+        ],
+    )
+    with pytest.raises(ManifestError, match="no source videos"):
+        evaluate(cfg)
+    assert not (tmp_path / "eval" / "predictions.csv").exists()
 
 
 def test_sound_tracks_missing_or_unreadable_are_marked_not_fatal(tmp_path: Path) -> None:
@@ -136,10 +160,18 @@ def test_sound_tracks_missing_or_unreadable_are_marked_not_fatal(tmp_path: Path)
         write_video(tmp_path / "talk.mp4", face_frames(4), audio=voice),
         write_video(tmp_path / "mute.mp4", face_frames(4)),
         write_corrupt(tmp_path / "broken.mp4"),
+        tmp_path / "empty_track.mkv",
     ]
+    with av.open(str(files[-1]), "w") as container:  # an audio stream that holds no sample
+        container.add_stream("aac", rate=16000)
+        video = container.add_stream("mpeg4", rate=10)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        container.mux(video.encode(av.VideoFrame.from_ndarray(np.zeros((48, 64, 3), np.uint8), format="rgb24")))
+        container.mux(video.encode(None))
     scored = score_sound_tracks(model, files, num_samples=8000)
-    assert list(scored["audio_status"][:2]) == ["ok", "no audio track"]
-    assert "broken.mp4" in scored["audio_status"][2]
+    statuses = list(scored["audio_status"])
+    assert statuses[:2] == ["ok", "no audio track"] and "broken.mp4" in statuses[2]
+    assert statuses[3] == "no audio track"
     assert 0.0 <= scored["audio_score"][0] <= 1.0 and scored["audio_score"][1:].isna().all()
 
 
@@ -164,8 +196,6 @@ def test_real_talking_heads_with_a_revoiced_copy(
     shared_data: Path, trained_run, audio_ckpt: Path, preprocess_cfg, compose_cfg, tmp_path: Path
 ) -> None:
     """Real videos of ../shared/data/video and copies whose voice is vocoded: preprocessed and fused end to end."""
-    import av
-
     from dfdet.audio import extract_audio_track
     from dfdet.audio.synthetic.attacks import gl_vocoder
     from dfdet.data.layouts import split_by_hash
@@ -181,9 +211,10 @@ def test_real_talking_heads_with_a_revoiced_copy(
             fps = round(float(stream.average_rate))
             decoded = itertools.islice(container.decode(stream), 2 * fps)
             frames = [f.to_ndarray(format="rgb24") for f in decoded]
-        voice = extract_audio_track(path)[:32000]
-        write_video(root / f"real/{stem}.mp4", frames, fps, voice)
-        write_video(root / f"fake/{stem}.mp4", frames, fps, gl_vocoder(voice, np.random.default_rng(0)))
+        voice = extract_audio_track(path, 44100)[: 2 * 44100]  # kept at 44.1 kHz: evaluate resamples it
+        write_video(root / f"real/{stem}.mp4", frames, fps, voice, sample_rate=44100)
+        revoiced = gl_vocoder(voice, np.random.default_rng(0))
+        write_video(root / f"fake/{stem}.mp4", frames, fps, revoiced, sample_rate=44100)
     preprocess(preprocess_cfg("data=folder", f"data.root={root}"))
     out = tmp_path / "eval"
     metrics = evaluate(
@@ -203,4 +234,9 @@ def test_real_talking_heads_with_a_revoiced_copy(
     )
     table = pd.read_csv(out / "av_predictions.csv")
     assert len(table) == 2 * len(videos) and (table["audio_status"] == "ok").all()
-    assert metrics["test/videos_with_audio"] == len(table) and 0.0 <= metrics["test/av_auc"] <= 1.0
+    assert metrics["test/videos_with_audio"] == len(table)
+    audio_model, _ = load_detector(audio_ckpt)
+    for row in table.itertuples():  # 44.1 kHz tracks scored at the model's 16 kHz
+        with av.open(row.file) as container:
+            assert container.streams.audio[0].rate == 44100
+        assert row.audio_score == pytest.approx(score_video_audio(audio_model, row.file, 8000, 16000), abs=1e-6)

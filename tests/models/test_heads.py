@@ -47,10 +47,20 @@ def test_clip_starts() -> None:
 
 
 @pytest.mark.parametrize("head", ["gru", "attention"])
-def test_clip_training_through_config(tiny_cfg, tmp_path: Path, head: str) -> None:
+def test_clip_training_through_config(
+    tiny_cfg, tiny_synthetic, compose_cfg, data_dir: Path, tmp_path: Path, head: str
+) -> None:
     metrics = train(tiny_cfg(f"model/head={head}", "data.clip_len=3", "data.clip_stride=1"))
     assert 0 <= metrics["test/video_auc"] <= 1
     import pandas as pd
 
     table = pd.read_csv(tmp_path / "run" / "predictions.csv")
     assert set(table["frame_index"]) == {0, 1}  # clip starts of 4-frame videos with T=3, stride 1
+
+    # evaluate.py with data= (a dataset config without clip settings) reads clips of the checkpoint's length
+    from dfdet.tasks.evaluate import evaluate
+
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    overrides = [f"ckpt_path={ckpt}", "data=synthetic", *tiny_synthetic, f"paths.data_dir={data_dir}"]
+    again = evaluate(compose_cfg("evaluate", [*overrides, f"paths.output_dir={tmp_path / 'eval'}", "trainer=cpu"]))
+    assert again["test/video_auc"] == pytest.approx(metrics["test/video_auc"], abs=1e-6)

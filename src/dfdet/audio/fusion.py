@@ -71,8 +71,8 @@ def fusion_table(videos: pd.DataFrame, audio: pd.DataFrame, audio_weight: float)
 def _scores(preds: np.ndarray, target: np.ndarray, thresholds: np.ndarray | float) -> dict[str, float]:
     """The shared metric set; the thresholded ones use a threshold per sample (``preds > thresholds``)."""
     target_t = torch.tensor(target, dtype=torch.long)
-    out = {k: float(v) for k, v in binary_scores(torch.as_tensor(preds, dtype=torch.float64), target_t).items()}
-    calls = torch.as_tensor(preds > thresholds, dtype=torch.float64)
+    out = {k: float(v) for k, v in binary_scores(torch.tensor(preds, dtype=torch.float64), target_t).items()}
+    calls = torch.tensor(preds > thresholds, dtype=torch.float64)
     out.update({k: float(v) for k, v in binary_scores(calls, target_t).items() if k in THRESHOLDED})
     return out
 
@@ -123,7 +123,7 @@ def weight_sweep(table: pd.DataFrame, weights: tuple[float, ...] = SWEEP_WEIGHTS
     rows = []
     for w in weights:
         fused = late_fusion(table["video_score"].to_numpy(), table["audio_score"].to_numpy(), w)
-        scores = binary_scores(torch.as_tensor(fused, dtype=torch.float64), label)
+        scores = binary_scores(torch.tensor(fused, dtype=torch.float64), label)
         rows.append({"audio_weight": w, **{k: float(scores[k]) for k in ("auc", "ap", "eer")}})
     return pd.DataFrame(rows)
 

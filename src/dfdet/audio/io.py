@@ -107,15 +107,18 @@ def extract_audio_track(path: str | os.PathLike, sample_rate: int = 16000) -> np
         Waveform (T,) float32.
 
     Raises:
-        NoAudioTrackError: the video has no audio stream.
+        NoAudioTrackError: the video has no audio stream, or one without samples.
         ManifestError: the file is missing or unreadable.
     """
     path = str(path)
     if not os.path.isfile(path):
         raise ManifestError(f"Video file not found: {path}")
     try:
-        return _decode_av(path, sample_rate)[0]
+        wave = _decode_av(path, sample_rate)[0]
     except NoAudioTrackError:
         raise
     except Exception as exc:  # noqa: BLE001 - any decoder failure means an unreadable file
         raise ManifestError(f"Cannot read the audio track of {path} ({type(exc).__name__}: {exc})") from exc
+    if wave.size == 0:
+        raise NoAudioTrackError(f"{path} has an audio stream without samples")
+    return wave

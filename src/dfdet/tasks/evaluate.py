@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
@@ -11,7 +12,7 @@ from dfdet.audio.fusion import fusion_metrics, fusion_table, save_fusion_roc, we
 from dfdet.audio.metrics import PerAttackEER
 from dfdet.audio.scoring import score_sound_tracks
 from dfdet.data.datamodule import DeepfakeDataModule
-from dfdet.errors import CheckpointError, DfdetError
+from dfdet.errors import CheckpointError, DatasetNotFoundError, DfdetError
 from dfdet.metrics.report import predictions_table, video_table
 from dfdet.models import DeepfakeDetector, audio_sample_rate, load_detector
 from dfdet.tasks.common import build, log, output_dir, save_resolved_config
@@ -39,13 +40,25 @@ def _data_config(cfg: DictConfig, train_cfg: DictConfig) -> DictConfig:
         cfg.model = train_cfg.model
         if "_target_" not in cfg.get("data", {}):
             cfg.data = train_cfg.data
+        elif train_cfg.data.get("clip_len"):  # a clip model reads clips of its training length from any dataset
+            cfg.data.clip_len = train_cfg.data.clip_len
+            cfg.data.clip_stride = train_cfg.data.get("clip_stride", 1)
         cfg.data.train_transform = None  # evaluation never augments
         cfg.data.synthesis = None  # evaluation scores the dataset's own frames
     return cfg.data
 
 
-def _load_audio_detector(path: str) -> tuple[DeepfakeDetector, int]:
-    """The audio model of an audio-visual evaluation and its sample rate; refuses a face checkpoint."""
+@dataclass(frozen=True)
+class AudioModel:
+    """The audio side of an audio-visual evaluation: the detector, its window length and rate, from its checkpoint."""
+
+    model: DeepfakeDetector
+    num_samples: int
+    sample_rate: int
+
+
+def _load_audio_detector(path: str) -> AudioModel:
+    """Loads ``audio_ckpt_path``; refuses a face checkpoint."""
     model, train_cfg = load_detector(path)
     rate = audio_sample_rate(train_cfg)
     if rate is None:
@@ -53,15 +66,36 @@ def _load_audio_detector(path: str) -> tuple[DeepfakeDetector, int]:
             f"audio_ckpt_path={path} is a face model; pass a checkpoint trained on audio "
             "(train.py data=asvspoof2019_la|audio_folder|synthetic_audio)"
         )
-    return model, rate
+    num_samples = int(OmegaConf.select(train_cfg, "data.num_samples", default=None) or model.hparams["image_size"])
+    return AudioModel(model, num_samples, rate)
+
+
+def _source_videos(cfg: DictConfig, datamodule: DeepfakeDataModule) -> dict[str, Path]:
+    """The source video of each video of the evaluated split, checked before any scoring.
+
+    Raises:
+        ManifestError: the data has no source videos (e.g. ``data=synthetic``).
+        DatasetNotFoundError: none of the source videos is where the release folder says.
+    """
+    assert datamodule.manifest is not None
+    rows = datamodule.manifest[datamodule.manifest["split"] == cfg.split]
+    names = sorted(set(rows["dataset"].astype(str) + "/" + rows["video_id"].astype(str)))
+    files = datamodule.video_files(names)
+    missing = [f for f in files if not f.is_file()]
+    if missing and len(missing) == len(files):
+        root = OmegaConf.select(cfg, "data.root")
+        raise DatasetNotFoundError(
+            f"None of the {len(files)} source videos of the {cfg.split} split is on disk (e.g. {missing[0]}): the "
+            f"sound tracks are read from the release folder that preprocess.py read; set data.root (now {root})"
+        )
+    if missing:
+        log.warning("%d of %d source videos are missing (e.g. %s); they keep their face score", len(missing),
+                    len(files), missing[0])  # fmt: skip
+    return dict(zip(names, files, strict=True))
 
 
 def _audio_visual(
-    cfg: DictConfig,
-    model: DeepfakeDetector,
-    audio: tuple[DeepfakeDetector, int],
-    datamodule: DeepfakeDataModule,
-    out: Path,
+    cfg: DictConfig, model: DeepfakeDetector, audio: AudioModel, sources: dict[str, Path], out: Path, names: list[str]
 ) -> dict[str, float]:
     """Scores the sound track of every evaluated video and fuses it with the face model's video score.
 
@@ -69,14 +103,12 @@ def _audio_visual(
     and ``av_roc.png``; returns ``<split>/audio_*`` and ``<split>/av_*`` metrics (see
     :func:`dfdet.audio.fusion.fusion_metrics`).
     """
-    audio_model, rate = audio
     metric = model.stage_metrics("test")
-    videos = video_table(
-        predictions_table(model.predictions["test"], datamodule.video_names()), metric.aggregation, metric.top_k
-    )
-    files = datamodule.video_files(list(videos["video"]))
+    videos = video_table(predictions_table(model.predictions["test"], names), metric.aggregation, metric.top_k)
+    files = [sources[name] for name in videos["video"]]
     log.info("Scoring the sound track of %d videos with %s", len(files), cfg.audio_ckpt_path)
-    tracks = score_sound_tracks(audio_model, files, int(audio_model.hparams["image_size"]), rate)
+    audio_model = audio.model.to(model.device)  # where the trainer put the face model
+    tracks = score_sound_tracks(audio_model, files, audio.num_samples, audio.sample_rate)
     weight = float(cfg.fusion.audio_weight)
     table = fusion_table(videos, tracks, weight)
     table.to_csv(out / "av_predictions.csv", index=False)
@@ -111,6 +143,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     save_resolved_config(cfg, out / "config_resolved.yaml")
     datamodule.prepare_data()
     datamodule.setup("test")
+    sources = _source_videos(cfg, datamodule) if audio is not None else {}
     loader = datamodule.val_dataloader() if cfg.split == "val" else datamodule.test_dataloader()
     per_attack = [PerAttackEER(datamodule=datamodule)]  # test/eer_<attack> when the data knows attack ids
     trainer: L.Trainer = build(cfg.trainer, logger=False, callbacks=per_attack, enable_checkpointing=False)
@@ -119,9 +152,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     result = to_float_dict(metrics)
 
     name = OmegaConf.select(cfg, "data.source.layout") or "synthetic"
-    model.write_test_report(out, datamodule.video_names(), title=f"{name} {cfg.split}")
+    names = datamodule.video_names()
+    model.write_test_report(out, names, title=f"{name} {cfg.split}")
     if audio is not None:
-        result.update(_audio_visual(cfg, model, audio, datamodule, out))
+        result.update(_audio_visual(cfg, model, audio, sources, out, names))
     aggregation = model.stage_metrics("test").aggregation
     write_json(
         out / "metrics.json",
