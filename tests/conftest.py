@@ -41,6 +41,36 @@ def compose_config(config_name: str, overrides: list[str]) -> DictConfig:
         return compose(config_name, overrides=overrides)
 
 
+def write_untrained_checkpoint(path: Path, *overrides: str) -> Path:
+    """A checkpoint in train.py's layout (state_dict and the resolved config) of an untrained model of ``conf/train``
+    with ``overrides``."""
+    import torch
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    cfg = compose_config("train", [f"paths.output_dir={path.parent}", "trainer.max_epochs=1", *overrides])
+    model = instantiate(cfg.model)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    torch.save({"state_dict": model.state_dict(), "dfdet": {"version": "test", "config": config}}, path)
+    return path
+
+
+@pytest.fixture
+def write_checkpoint() -> Callable[..., Path]:
+    """:func:`write_untrained_checkpoint` (``write_checkpoint(path, *overrides)``)."""
+    return write_untrained_checkpoint
+
+
+@pytest.fixture(scope="session")
+def untrained_audio_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained tiny LCNN (half-second windows at 16 kHz) as a train.py checkpoint."""
+    return write_untrained_checkpoint(
+        tmp_path_factory.mktemp("audio_model") / "lcnn.ckpt",
+        "data=synthetic_audio", "model=lcnn", "model.image_size=8000", "model.net.channels=[4,4,4,4,4]",
+        "model.net.embedding=8",
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One data folder per test session, so the tiny synthetic dataset is generated once."""

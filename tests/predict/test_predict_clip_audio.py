@@ -1,29 +1,16 @@
-"""Clip models (T consecutive sampled frames per input) and audio models, from checkpoints of untrained networks."""
+"""Clip models (T consecutive sampled frames per input), audio models and their fusion with face models, from
+checkpoints of untrained networks."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-import torch
-from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
-from omegaconf import OmegaConf
-
-CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
-def write_checkpoint(path: Path, *overrides: str) -> Path:
-    """A checkpoint in train.py's layout (state_dict and the resolved config) of an untrained model."""
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=[f"paths.output_dir={path.parent}", "trainer.max_epochs=1", *overrides])
-    model = instantiate(cfg.model)
-    config = OmegaConf.to_container(cfg, resolve=True)
-    torch.save({"state_dict": model.state_dict(), "dfdet": {"version": "test", "config": config}}, path)
-    return path
-
-
-def test_clip_model_scores_consecutive_frames(make_predictor, media: dict[str, Path], tmp_path: Path) -> None:
+def test_clip_model_scores_consecutive_frames(
+    make_predictor, write_checkpoint, media: dict[str, Path], tmp_path: Path
+) -> None:
     ckpt = write_checkpoint(
         tmp_path / "clip.ckpt", "model=tiny", "model/head=mean", "data.clip_len=4", "data.clip_stride=2"
     )
@@ -40,18 +27,8 @@ def test_clip_model_scores_consecutive_frames(make_predictor, media: dict[str, P
     assert len(image["clips"]) == 1 and image["fake_probability"] == pytest.approx(image["frames"][0]["score"])
 
 
-@pytest.fixture(scope="module")
-def audio_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("audio_model")
-    return write_checkpoint(
-        folder / "lcnn.ckpt",
-        "data=synthetic_audio", "model=lcnn", "model.image_size=8000", "model.net.channels=[4,4,4,4,4]",
-        "model.net.embedding=8",
-    )  # fmt: skip
-
-
-def test_audio_model_scores_audio_files(make_predictor, audio_ckpt: Path, media: dict[str, Path]) -> None:
-    predictor = make_predictor(audio_ckpt)
+def test_audio_model_scores_audio_files(make_predictor, untrained_audio_ckpt: Path, media: dict[str, Path]) -> None:
+    predictor = make_predictor(untrained_audio_ckpt)
     assert predictor.info.modality == "audio" and predictor.info.sample_rate == 16000
     result = predictor.predict(media["audio"], explain=True).result
     assert "error" not in result, result
@@ -62,7 +39,58 @@ def test_audio_model_scores_audio_files(make_predictor, audio_ckpt: Path, media:
     assert predictor.predict(media["video"]).result["error"]["code"] == "no_audio_track"
 
 
-def test_audio_model_scores_the_sound_track_of_real_videos(make_predictor, audio_ckpt: Path, shared_data: Path) -> None:
-    result = make_predictor(audio_ckpt).predict(shared_data / "video" / "WDA_KatieHill_000.mp4").result
+def test_audio_model_scores_the_sound_track_of_real_videos(
+    make_predictor, untrained_audio_ckpt: Path, shared_data: Path
+) -> None:
+    result = make_predictor(untrained_audio_ckpt).predict(shared_data / "video" / "WDA_KatieHill_000.mp4").result
     assert result["kind"] == "video" and result["duration_s"] == pytest.approx(8.0, abs=0.1)
     assert len(result["windows"]) == 16 and 0 <= result["fake_probability"] <= 1
+
+
+def test_face_and_audio_models_fuse_on_videos_with_sound(
+    make_predictor, onnx_path: Path, untrained_audio_ckpt: Path, media: dict[str, Path], tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from dfdet.predict import PredictError
+    from dfdet.preprocess.fixtures import face_frames, write_video
+
+    voice = (0.2 * np.sin(2 * np.pi * 140 * np.arange(20000) / 16000)).astype(np.float32)
+    talk = write_video(tmp_path / "talk.mp4", face_frames(12, size=(192, 144), seed=1), 10, voice)
+    sound = make_predictor(untrained_audio_ckpt)
+    fused = make_predictor(onnx_path, sound=sound, audio_weight=0.3)
+    result = fused.predict(talk).result
+    face, audio = make_predictor(onnx_path).predict(talk).result, sound.predict(talk).result
+    assert result["fake_probability"] == face["fake_probability"]  # the face result itself is unchanged
+    assert result["audio"]["fake_probability"] == pytest.approx(audio["fake_probability"])
+    assert result["audio"]["windows"] == audio["windows"] and len(audio["windows"]) == 2  # 1.25 s, 0.5-s windows
+    expected = 0.7 * face["fake_probability"] + 0.3 * audio["fake_probability"]
+    assert result["fused"]["fake_probability"] == pytest.approx(expected)
+    threshold = 0.7 * fused.info.threshold + 0.3 * sound.info.threshold
+    assert result["fused"]["threshold"] == pytest.approx(threshold)
+    assert result["fused"]["label"] == ("fake" if expected >= threshold else "real")
+
+    silent = fused.predict(media["video"]).result  # no sound track: the face score alone
+    assert silent["audio"]["error"]["code"] == "no_audio_track"
+    assert silent["fused"]["fake_probability"] == silent["fake_probability"] and silent["fused"]["audio_weight"] == 0
+    assert "fused" not in fused.predict(media["image"]).result
+    with pytest.raises(PredictError, match="a face model and an audio model"):
+        make_predictor(untrained_audio_ckpt, sound=make_predictor(onnx_path))
+    with pytest.raises(PredictError, match="audio_weight"):
+        make_predictor(onnx_path, sound=sound, audio_weight=1.5)
+
+
+def test_predict_py_takes_an_audio_model(run_cli, onnx_path: Path, untrained_audio_ckpt: Path, tmp_path: Path) -> None:
+    import json
+
+    import numpy as np
+
+    from dfdet.preprocess.fixtures import face_frames, write_video
+
+    voice = (0.2 * np.sin(2 * np.pi * 140 * np.arange(16000) / 16000)).astype(np.float32)
+    talk = write_video(tmp_path / "talk.mp4", face_frames(8, size=(192, 144), seed=2), 10, voice)
+    args = [f"model={onnx_path}", f"audio_model={untrained_audio_ckpt}", "audio_weight=0.25", f"input={talk}"]
+    done = run_cli("predict.py", *args, f"output_dir={tmp_path / 'out'}")
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["fused"]["audio_weight"] == 0.25 and result["audio"]["model"]["modality"] == "audio"

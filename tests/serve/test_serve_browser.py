@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,14 @@ ARGS = [
 ]  # fmt: skip
 
 
-@pytest.fixture
-def server_url(predictor: Any, tmp_path: Path) -> Iterator[str]:
-    """The API on a free port of 127.0.0.1, served by uvicorn in a thread."""
+@contextmanager
+def serving(predictor: Any, upload_dir: Path) -> Iterator[str]:
+    """The API of ``predictor`` on a free port of 127.0.0.1, served by uvicorn in a thread; yields its URL."""
     import uvicorn
 
     from dfdet.serve import ServeSettings, create_app
 
-    app = create_app(predictor, ServeSettings(upload_dir=str(tmp_path / "uploads")))
+    app = create_app(predictor, ServeSettings(upload_dir=str(upload_dir)))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
@@ -41,10 +42,31 @@ def server_url(predictor: Any, tmp_path: Path) -> Iterator[str]:
         sock.close()
 
 
-def test_page_shows_results_and_errors(server_url: str, face_jpeg: bytes, tmp_path: Path) -> None:
+@pytest.fixture
+def server_url(predictor: Any, tmp_path: Path) -> Iterator[str]:
+    with serving(predictor, tmp_path / "uploads") as url:
+        yield url
+
+
+@contextmanager
+def chromium_page() -> Iterator[tuple[Any, list[str]]]:
+    """A page of headless Chromium and the list its console errors and page errors go to."""
     if not CHROMIUM.is_file():
         pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page()
+            problems: list[str] = []
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            yield page, problems
+        finally:
+            browser.close()
+
+
+def test_page_shows_results_and_errors(server_url: str, face_jpeg: bytes, tmp_path: Path) -> None:
     from dfdet.preprocess.fixtures import face_frames, write_video
 
     image = tmp_path / "face.jpg"
@@ -53,37 +75,54 @@ def test_page_shows_results_and_errors(server_url: str, face_jpeg: bytes, tmp_pa
     bad = tmp_path / "holiday.jpg"
     bad.write_text("this is not a picture\n")
 
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        try:
-            page = browser.new_page()
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(server_url)
-            page.wait_for_selector("#model:has-text('checkpoint')")  # the page read /healthz
+    with chromium_page() as (page, problems):
+        page.goto(server_url)
+        page.wait_for_selector("#model:has-text('checkpoint')")  # the page read /healthz
 
-            page.set_input_files("#file", str(image))
-            page.click("#submit")
-            page.wait_for_selector("#result:not([hidden])", timeout=60_000)
-            assert page.text_content("#filename") == "face.jpg"
-            assert page.text_content("#probability").endswith("%")
-            assert page.text_content("#label") in ("fake", "real")
-            page.wait_for_selector("#faces img")
-            decoded = page.eval_on_selector_all("#faces img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
-            assert decoded and all(w == 256 for w in decoded)  # crop and heatmap overlay, both decoded
+        page.set_input_files("#file", str(image))
+        page.click("#submit")
+        page.wait_for_selector("#result:not([hidden])", timeout=60_000)
+        assert page.text_content("#filename") == "face.jpg"
+        assert page.text_content("#probability").endswith("%")
+        assert page.text_content("#label") in ("fake", "real")
+        page.wait_for_selector("#faces img")
+        decoded = page.eval_on_selector_all("#faces img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
+        assert decoded and all(w == 256 for w in decoded)  # crop and heatmap overlay, both decoded
 
-            page.set_input_files("#file", str(video))
-            page.click("#submit")
-            page.wait_for_selector("#filename:text-is('clip.mp4')", timeout=60_000)
-            assert page.is_visible("#chart svg polyline")
-            assert page.eval_on_selector_all("#chart circle", "c => c.length") >= 2
+        page.set_input_files("#file", str(video))
+        page.click("#submit")
+        page.wait_for_selector("#filename:text-is('clip.mp4')", timeout=60_000)
+        assert page.is_visible("#chart svg polyline")
+        assert page.eval_on_selector_all("#chart circle", "c => c.length") >= 2
 
-            page.set_input_files("#file", str(bad))
-            page.click("#submit")
-            page.wait_for_selector("#error:not([hidden])", timeout=60_000)
-            assert "unsupported_media_type" in page.text_content("#error")
-            assert page.is_hidden("#result")
-            assert [p for p in problems if "status of 415" not in p] == []  # no CSP violation, no script error
-        finally:
-            browser.close()
+        page.set_input_files("#file", str(bad))
+        page.click("#submit")
+        page.wait_for_selector("#error:not([hidden])", timeout=60_000)
+        assert "unsupported_media_type" in page.text_content("#error")
+        assert page.is_hidden("#result")
+        assert [p for p in problems if "status of 415" not in p] == []  # no CSP violation, no script error
+
+
+def test_page_shows_the_fused_score_of_face_and_sound(
+    predictor: Any, untrained_audio_ckpt: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from dfdet.predict import Predictor, load_model
+    from dfdet.preprocess.fixtures import face_frames, write_video
+
+    sound = Predictor(load_model(untrained_audio_ckpt), predictor.faces)
+    fused = Predictor(predictor.model, predictor.faces, sound=sound, audio_weight=0.4)
+    voice = (0.2 * np.sin(2 * np.pi * 140 * np.arange(16000) / 16000)).astype(np.float32)
+    video = write_video(tmp_path / "talk.mp4", face_frames(8, size=(160, 128)), fps=10, audio=voice)
+    expected = fused.predict(video).result["fused"]
+    with serving(fused, tmp_path / "uploads") as url, chromium_page() as (page, problems):
+        page.goto(url)
+        page.set_input_files("#file", str(video))
+        page.click("#submit")
+        page.wait_for_selector("#result:not([hidden])", timeout=60_000)
+        assert page.text_content("#probability") == f"{100 * expected['fake_probability']:.1f} %"
+        assert page.text_content("#label") == expected["label"]
+        how = page.text_content("#threshold")
+        assert f"threshold {expected['threshold']:.3f}" in how and "sound " in how and "audio weight 0.4" in how
+        assert problems == []

@@ -1,4 +1,4 @@
-"""Audio-visual late fusion: a video's face score and its sound track's score, evaluated per video.
+"""Audio-visual late fusion (:func:`~dfdet.utils.fusion.late_fusion`) evaluated per video.
 
 ``evaluate.py ... audio_ckpt_path=AUDIO.ckpt`` scores the sound track of every evaluated video with an audio
 detector and reports audio-only and fused metrics beside the face model's video-level ones (see docs/audio.md).
@@ -14,30 +14,10 @@ import torch
 
 from dfdet.metrics.functional import binary_scores
 from dfdet.metrics.report import save_roc
+from dfdet.utils.fusion import late_fusion
 
 SWEEP_WEIGHTS = tuple(round(w, 1) for w in np.linspace(0.0, 1.0, 11))
 THRESHOLDED = ("acc", "precision", "recall", "f1")
-
-
-def late_fusion(
-    video_score: float | np.ndarray, audio_score: float | np.ndarray | None, audio_weight: float = 0.5
-) -> float | np.ndarray:
-    """Weighted mean of a video's visual and audio fake probabilities (scalars or arrays of videos).
-
-    Args:
-        video_score: fake probability from the face model (e.g. the mean over frames).
-        audio_score: fake probability of the sound track; None or NaN (no usable track) keeps ``video_score``.
-        audio_weight: weight of the audio score in [0, 1].
-
-    Returns:
-        ``(1 - audio_weight) * video_score + audio_weight * audio_score``, a float for scalar inputs.
-    """
-    if not 0.0 <= audio_weight <= 1.0:
-        raise ValueError(f"audio_weight must be in [0, 1], got {audio_weight}")
-    video = np.asarray(video_score, dtype=np.float64)
-    audio = np.asarray(np.nan if audio_score is None else audio_score, dtype=np.float64)
-    fused = np.where(np.isnan(audio), video, (1.0 - audio_weight) * video + audio_weight * audio)
-    return float(fused) if fused.ndim == 0 else fused
 
 
 def fusion_table(videos: pd.DataFrame, audio: pd.DataFrame, audio_weight: float) -> pd.DataFrame:

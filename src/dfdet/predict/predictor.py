@@ -25,6 +25,7 @@ from dfdet.predict.models import Model, ModelInfo
 from dfdet.predict.scoring import AGGREGATIONS, aggregate, clip_scores_per_frame, make_clips, sigmoid, to_input
 from dfdet.preprocess.pipeline import NoFaceError, VideoPreprocessor
 from dfdet.preprocess.video import IMAGE_EXTENSIONS, DecodeError, sample_indices
+from dfdet.utils.fusion import late_fusion
 
 log = logging.getLogger("dfdet.predict")
 
@@ -72,6 +73,9 @@ class Predictor:
         threshold: decision threshold; None: the model's.
         aggregation: ``mean``, ``max`` or ``topk_mean``; None: the model's.
         top_k: frames for ``topk_mean``; None: the model's.
+        sound: with a face model, a predictor with an audio model: each video's sound track is scored by it too and
+            the two are fused (``audio`` and ``fused`` in the result).
+        audio_weight: weight of the audio score in the fusion (see :func:`dfdet.utils.fusion.late_fusion`).
     """
 
     def __init__(
@@ -84,7 +88,16 @@ class Predictor:
         threshold: float | None = None,
         aggregation: str | None = None,
         top_k: int | None = None,
+        sound: Predictor | None = None,
+        audio_weight: float = 0.5,
     ) -> None:
+        if sound is not None and (model.info.modality != "face" or sound.info.modality != "audio"):
+            raise PredictError(
+                f"audio-visual fusion needs a face model and an audio model; got a {model.info.modality} model and a "
+                f"{sound.info.modality} model as the audio model"
+            )
+        if not 0.0 <= audio_weight <= 1.0:
+            raise PredictError(f"audio_weight={audio_weight} must be in [0, 1] (0: the face score alone)")
         if aggregation is not None and aggregation not in AGGREGATIONS:
             raise PredictError(f"aggregation={aggregation} is not one of {', '.join(AGGREGATIONS)}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -94,6 +107,8 @@ class Predictor:
         self.batch_size = batch_size
         self.max_pixels = max_pixels
         self.explain_frames = explain_frames
+        self.sound = sound
+        self.audio_weight = audio_weight
         overrides: dict[str, Any] = {"aggregation": aggregation, "top_k": top_k}
         if threshold is not None:
             overrides.update(threshold=float(threshold), threshold_source="override")
@@ -133,6 +148,8 @@ class Predictor:
                 else:
                     body, faces = self._score_faces(readable, media, explain)
                     result.update(body)
+                    if self.sound is not None and media.kind == "video":
+                        result.update(self._fuse_sound(readable, body["fake_probability"]))
         except MediaError as exc:
             result.update(fake_probability=None, label=None, error=exc.as_dict())
         except OSError as exc:  # the file vanished or cannot be opened
@@ -145,6 +162,24 @@ class Predictor:
         result["model"] = {k: self.info.public()[k] for k in ("name", "version", "format", "backbone", "modality")}
         result["seconds"] = round(time.perf_counter() - start, 4)
         return Prediction(result, faces)
+
+    def _fuse_sound(self, path: Path, face_probability: float) -> dict[str, Any]:
+        """``audio``: the sound track's result by the audio predictor (or its error); ``fused``: the late fusion,
+        called fake at the same fusion of the two thresholds (the face score and threshold alone without sound)."""
+        assert self.sound is not None
+        sound = self.sound.predict(path).result
+        keys = ("fake_probability", "label", "threshold", "duration_s", "windows", "error", "model")
+        audio_p = sound.get("fake_probability")
+        audio_t = self.sound.info.threshold if audio_p is not None else None
+        probability = float(late_fusion(face_probability, audio_p, self.audio_weight))
+        threshold = float(late_fusion(self.info.threshold, audio_t, self.audio_weight))
+        fused = {
+            "fake_probability": probability,
+            "label": "fake" if probability >= threshold else "real",
+            "threshold": threshold,
+            "audio_weight": self.audio_weight if audio_p is not None else 0.0,
+        }
+        return {"audio": {k: sound[k] for k in keys if k in sound}, "fused": fused}
 
     def _check_face_room(self, width: int, height: int) -> None:
         """Frames smaller than the smallest face searched (after the detector's downscaling) hold no face."""

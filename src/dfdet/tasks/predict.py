@@ -22,13 +22,30 @@ MEDIA_EXTENSIONS = (
 )
 
 
+ALIASES = {"model=": "model_path=", "audio_model=": "audio_model_path="}
+
+
 def model_alias(argv: list[str]) -> list[str]:
-    """Command-line arguments with ``model=PATH`` rewritten to ``model_path=PATH``.
+    """Command-line arguments with ``model=PATH`` rewritten to ``model_path=PATH`` (``audio_model=`` likewise).
 
     ``conf/model/`` is a config group (the training presets), so Hydra reads ``model=...`` as the choice of a preset;
     the deployment commands take the model file as ``model=PATH`` all the same.
     """
-    return [f"model_path={a[len('model=') :]}" if a.startswith("model=") else a for a in argv]
+    out = []
+    for arg in argv:
+        alias = next((a for a in ALIASES if arg.startswith(a)), None)
+        out.append(ALIASES[alias] + arg[len(alias) :] if alias else arg)
+    return out
+
+
+def build_predictor(cfg: DictConfig) -> Predictor:
+    """The predictor of ``cfg.predictor``; with ``cfg.audio_model_path``, a second one for the audio model scores the
+    sound track of videos, fused with the face score (``audio_weight``)."""
+    if not cfg.get("audio_model_path"):
+        return build(cfg.predictor)
+    audio_model = {"_target_": "dfdet.predict.load_model", "path": cfg.audio_model_path, "threads": cfg.threads}
+    sound = build(cfg.predictor, model=audio_model, threshold=None, aggregation=None, top_k=None)
+    return build(cfg.predictor, sound=sound, audio_weight=float(cfg.audio_weight))
 
 
 def list_inputs(path: Path, recursive: bool = True) -> list[tuple[Path, str]]:
@@ -86,7 +103,7 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
                 f"{flag}= is required: python predict.py model=<model.onnx|best.ckpt> input=<file|folder>"
             )
     files = list_inputs(Path(cfg.input), bool(cfg.get("recursive", True)))
-    predictor: Predictor = build(cfg.predictor)
+    predictor = build_predictor(cfg)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     info = predictor.info

@@ -5,10 +5,10 @@ from __future__ import annotations
 from omegaconf import DictConfig, OmegaConf
 
 from dfdet.predict.errors import PredictError
-from dfdet.predict.predictor import Predictor
 from dfdet.serve.app import create_app
 from dfdet.serve.limits import ServeSettings
 from dfdet.tasks.common import build, log
+from dfdet.tasks.predict import build_predictor
 
 
 def serve(cfg: DictConfig) -> None:
@@ -21,7 +21,7 @@ def serve(cfg: DictConfig) -> None:
 
     if OmegaConf.is_missing(cfg, "model_path") or not cfg.get("model_path"):
         raise PredictError("model= is required: python serve.py model=<model.onnx|best.ckpt> [port=8000]")
-    predictor: Predictor = build(cfg.predictor)
+    predictor = build_predictor(cfg)
     settings: ServeSettings = build(cfg.limits)
     app = create_app(predictor, settings)
     info = predictor.info

@@ -75,11 +75,18 @@ function showResult(result) {
   $("error").hidden = true;
   $("result").hidden = false;
   $("filename").textContent = result.file;
-  $("probability").textContent = `${(100 * result.fake_probability).toFixed(1)} %`;
+  const percent = (p) => `${(100 * p).toFixed(1)} %`;
+  const verdict = result.fused || result; // a face model with an audio model: the fused score is the answer
+  $("probability").textContent = percent(verdict.fake_probability);
   const label = $("label");
-  label.textContent = result.label;
-  label.className = result.label;
-  $("threshold").textContent = `(threshold ${result.threshold.toFixed(3)}, ${result.aggregation} over frames)`;
+  label.textContent = verdict.label;
+  label.className = verdict.label;
+  let how = `threshold ${verdict.threshold.toFixed(3)}, ${result.aggregation} over frames`;
+  if (result.fused) {
+    const sound = result.audio.fake_probability == null ? "no usable sound track" : `sound ${percent(result.audio.fake_probability)}`;
+    how += `; faces ${percent(result.fake_probability)}, ${sound}, audio weight ${result.fused.audio_weight}`;
+  }
+  $("threshold").textContent = `(${how})`;
   const parts = [`${result.kind}`, `model ${result.model.name} ${result.model.version} (${result.model.format})`];
   if (result.frames) parts.push(`${result.frames.length} frames with a face, ${result.frames_without_face} without`);
   if (result.duration_s !== undefined) parts.push(`${result.duration_s} s of audio`);
