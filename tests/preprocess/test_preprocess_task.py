@@ -48,6 +48,18 @@ def test_folder_release_end_to_end(folder_tree: Path, preprocess_cfg: Callable, 
     assert not (out / "tmp").exists()
 
 
+def test_decode_timeouts_are_recorded_and_the_run_goes_on(
+    folder_tree: Path, preprocess_cfg: Callable, tmp_path: Path
+) -> None:
+    summary = preprocess(
+        preprocess_cfg("data=folder", f"data.root={folder_tree}", "preprocessor.decode_timeout_s=1e-9")
+    )
+    assert summary["videos"] == 9 and summary["done"] == 1 and summary["failed"] == 8  # the still image is read
+    failures = pd.read_csv(processed(tmp_path) / "failures.csv").set_index("video_id")
+    timed_out = failures.drop(index=["real/broken", "fake/empty"])["reason"]
+    assert len(timed_out) == 6 and timed_out.str.contains("decode_timeout_s").all()
+
+
 def test_resume_after_a_kill_gives_the_same_manifest(
     folder_tree: Path, preprocess_cfg: Callable, tmp_path: Path
 ) -> None:

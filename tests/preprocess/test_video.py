@@ -31,6 +31,13 @@ def test_reads_the_sampled_frames(tmp_path: Path) -> None:
     assert got[0].shape == (48, 64, 3) and got[0].dtype == np.uint8
 
 
+def test_a_video_slower_to_read_than_its_timeout_is_a_decode_error(tmp_path: Path) -> None:
+    path = write_video(tmp_path / "v.mp4", face_frames(10, size=(64, 48)))
+    with pytest.raises(DecodeError, match="longer than 1e-09 s"):
+        read_media(path, 3, timeout_s=1e-9)
+    assert len(read_media(path, 3, timeout_s=60)[1]) == 3
+
+
 def test_seeking_gives_the_same_frames(tmp_path: Path, clip_bank: ClipBank) -> None:
     path = write_video(tmp_path / "long.mp4", face_frames(40, size=(64, 48)))
     a_idx, a, _ = read_media(path, 5)

@@ -57,6 +57,8 @@ class VideoPreprocessor:
             both its neighbours, or their boxes overlap less than this (fast motion); None never refines.
         seek_gap: seek instead of decoding when the next sampled frame is further ahead than this (frames);
             None decodes sequentially.
+        decode_timeout_s: a video whose frames take longer to read is recorded as a failure (``DecodeError``); None:
+            no limit. Checked between packets and frames.
         landmarks68: optional 68-point landmark backend, run on each kept frame inside its face box.
     """
 
@@ -70,6 +72,7 @@ class VideoPreprocessor:
         refine_iou: float | None = 0.5,
         seek_gap: int | None = None,
         landmarks68: Dlib68Landmarks | None = None,
+        decode_timeout_s: float | None = None,
     ) -> None:
         if frames_per_video < 1 or detect_every < 1:
             raise ValueError("frames_per_video and detect_every must be at least 1")
@@ -81,6 +84,7 @@ class VideoPreprocessor:
         self.refine_iou = refine_iou
         self.seek_gap = seek_gap
         self.landmarks68 = landmarks68
+        self.decode_timeout_s = decode_timeout_s
 
     def settings(self) -> dict[str, Any]:
         """Every setting that changes the output (stored next to the results, to refuse mixing settings)."""
@@ -129,7 +133,7 @@ class VideoPreprocessor:
             DecodeError: the file cannot be read.
             NoFaceError: no face in any sampled frame.
         """
-        indices, frames, total = read_media(path, self.frames_per_video, self.seek_gap)
+        indices, frames, total = read_media(path, self.frames_per_video, self.seek_gap, self.decode_timeout_s)
         per_frame: list[Detections | None] = [None] * len(frames)
         plan = self.detection_plan(len(frames))
         while plan:

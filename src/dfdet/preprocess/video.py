@@ -7,6 +7,7 @@ seeks (to the keyframe before the target) instead of decoding long stretches bet
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -38,7 +39,21 @@ def sample_indices(num_frames: int, count: int) -> np.ndarray:
     return np.floor((np.arange(count) + 0.5) * num_frames / count).astype(np.int64)
 
 
-def read_media(path: str | os.PathLike, count: int, seek_gap: int | None = None) -> tuple[np.ndarray, list, int]:
+class _Deadline:
+    """Raises :class:`DecodeError` once ``seconds`` have passed since it was made (None: never)."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.end = None if seconds is None else time.monotonic() + seconds
+
+    def check(self) -> None:
+        if self.end is not None and time.monotonic() > self.end:
+            raise DecodeError(f"decoding took longer than {self.seconds:g} s (decode_timeout_s)")
+
+
+def read_media(
+    path: str | os.PathLike, count: int, seek_gap: int | None = None, timeout_s: float | None = None
+) -> tuple[np.ndarray, list, int]:
     """Reads ``count`` uniformly sampled frames of a video, or an image as a one-frame video.
 
     Args:
@@ -46,6 +61,8 @@ def read_media(path: str | os.PathLike, count: int, seek_gap: int | None = None)
         count: frames to sample.
         seek_gap: seek instead of decoding when the next sampled frame is more than this many frames ahead;
             None always decodes sequentially (exact for variable frame rates).
+        timeout_s: give up on a video whose reading takes longer (checked between packets and frames, so one
+            FFmpeg call that never returns is not interrupted); None: no limit.
 
     Returns:
         ``(indices (T,) int64, frames [T x (H, W, 3) uint8 RGB], number of frames in the video)``; T can be below
@@ -63,11 +80,12 @@ def read_media(path: str | os.PathLike, count: int, seek_gap: int | None = None)
                 raise DecodeError("no video stream")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            total = _count_frames(container, stream)
+            deadline = _Deadline(timeout_s)
+            total = _count_frames(container, stream, deadline)
             if total == 0:
                 raise DecodeError("no frames")
             wanted = sample_indices(total, count)
-            got = _decode(container, stream, wanted, seek_gap)
+            got = _decode(container, stream, wanted, seek_gap, deadline)
     except DecodeError:
         raise
     except Exception as exc:  # noqa: BLE001 - any decoder failure on an untrusted file means "unreadable"
@@ -86,11 +104,16 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise DecodeError(f"unreadable image ({type(exc).__name__}: {exc})") from exc
 
 
-def _count_frames(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> int:
+def _count_frames(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, deadline: _Deadline
+) -> int:
     """Frames in the stream: the header's count, else the number of packets (demuxed, not decoded)."""
     if stream.frames > 0:
         return int(stream.frames)
-    count = sum(1 for packet in container.demux(stream) if packet.size > 0)
+    count = 0
+    for packet in container.demux(stream):
+        deadline.check()
+        count += packet.size > 0
     container.seek(0)
     return count
 
@@ -100,6 +123,7 @@ def _decode(
     stream: av.video.stream.VideoStream,
     wanted: np.ndarray,
     seek_gap: int | None,
+    deadline: _Deadline,
 ) -> list[tuple[int, np.ndarray]]:
     """``(index, RGB frame)`` for each wanted index that exists; indices counted from the first frame."""
     clock = _FrameClock.of(stream) if seek_gap is not None else None
@@ -112,6 +136,7 @@ def _decode(
             container.seek(clock.pts(target), stream=stream, backward=True)  # to the keyframe at or before
             frames, position, seeked = container.decode(stream), -1, True
         for frame in frames:
+            deadline.check()
             if seeked and clock is not None and frame.pts is not None:
                 position = clock.index(frame.pts)
             else:
