@@ -64,3 +64,5 @@ def test_missing_and_corrupt_checkpoints_are_clear_errors(eval_cfg, tmp_path: Pa
     assert proc.returncode == 2
     assert "corrupt" in proc.stderr and str(corrupt) in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+    missing = run_cli("evaluate.py")
+    assert missing.returncode == 2 and "ckpt_path is required" in missing.stderr

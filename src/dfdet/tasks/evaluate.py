@@ -128,6 +128,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         chosen on validation (``<split>/threshold``) plus thresholded ones at 0.5 (``<split>/acc@0.5``, ...). Also
         written to ``metrics.json`` beside ``predictions.csv``, ``roc.png`` and ``score_hist.png``.
     """
+    if OmegaConf.is_missing(cfg, "ckpt_path") or not cfg.ckpt_path:
+        raise CheckpointError("ckpt_path is required: python evaluate.py ckpt_path=<run>/checkpoints/best.ckpt")
     if cfg.split not in ("val", "test"):
         raise CheckpointError(f"split must be 'val' or 'test', got '{cfg.split}'")
     out = output_dir(cfg)
