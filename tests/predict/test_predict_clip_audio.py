@@ -84,13 +84,20 @@ def test_predict_py_takes_an_audio_model(run_cli, onnx_path: Path, untrained_aud
     import json
 
     import numpy as np
+    import soundfile as sf
 
     from dfdet.preprocess.fixtures import face_frames, write_video
 
     voice = (0.2 * np.sin(2 * np.pi * 140 * np.arange(16000) / 16000)).astype(np.float32)
-    talk = write_video(tmp_path / "talk.mp4", face_frames(8, size=(192, 144), seed=2), 10, voice)
-    args = [f"model={onnx_path}", f"audio_model={untrained_audio_ckpt}", "audio_weight=0.25", f"input={talk}"]
-    done = run_cli("predict.py", *args, f"output_dir={tmp_path / 'out'}")
+    write_video(tmp_path / "talk.mp4", face_frames(8, size=(192, 144), seed=2), 10, voice)
+    voice_file = tmp_path / "voice.wav"
+    sf.write(voice_file, voice, 16000)
+    args = [f"model={onnx_path}", f"audio_model={untrained_audio_ckpt}", "audio_weight=0.25", f"input={tmp_path}"]
+    done = run_cli("predict.py", *args, "predictor.threshold=0.9", "recursive=false", f"output_dir={tmp_path / 'out'}")
     assert done.returncode == 0, done.stderr[-2000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["fused"]["audio_weight"] == 0.25 and result["audio"]["model"]["modality"] == "audio"
+    results = {r["file"]: r for r in map(json.loads, done.stdout.strip().splitlines())}
+    video, audio_file = results["talk.mp4"], results["voice.wav"]
+    assert video["fused"]["audio_weight"] == 0.25 and video["audio"]["model"]["modality"] == "audio"
+    assert video["threshold"] == 0.9 and video["audio"]["threshold"] == 0.5  # the audio model keeps its own
+    assert audio_file["kind"] == "audio" and audio_file["model"]["modality"] == "audio"  # audio files: audio model
+    assert "fused" not in audio_file and "error" not in audio_file

@@ -118,6 +118,7 @@ def test_page_shows_the_fused_score_of_face_and_sound(
     expected = fused.predict(video).result["fused"]
     with serving(fused, tmp_path / "uploads") as url, chromium_page() as (page, problems):
         page.goto(url)
+        page.wait_for_selector("#model:has-text('on sound tracks, fused with audio weight 0.4')")  # from /healthz
         page.set_input_files("#file", str(video))
         page.click("#submit")
         page.wait_for_selector("#result:not([hidden])", timeout=60_000)

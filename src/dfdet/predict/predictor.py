@@ -130,6 +130,8 @@ class Predictor:
         """
         start = time.perf_counter()
         path = Path(path)
+        if self.sound is not None and (media := sniff_file(path)) is not None and media.kind == "audio":
+            return self.sound.predict(path, name=name if name is not None else path.name, explain=explain)
         result: dict[str, Any] = {"file": name if name is not None else path.name}
         faces: list[ExplainedFace] = []
         try:

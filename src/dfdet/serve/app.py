@@ -141,6 +141,11 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
         return {
             "status": "ok",
             "model": info.public(),
+            **(
+                {"audio_model": predictor.sound.info.public(), "audio_weight": predictor.audio_weight}
+                if predictor.sound is not None
+                else {}
+            ),
             "limits": {
                 "max_upload_bytes": settings.max_upload_bytes,
                 "request_timeout_s": settings.request_timeout_s,

@@ -43,9 +43,11 @@ def build_predictor(cfg: DictConfig) -> Predictor:
     sound track of videos, fused with the face score (``audio_weight``)."""
     if not cfg.get("audio_model_path"):
         return build(cfg.predictor)
+    faces = build(cfg.predictor.faces)  # one face pipeline: the audio predictor never uses it
     audio_model = {"_target_": "dfdet.predict.load_model", "path": cfg.audio_model_path, "threads": cfg.threads}
-    sound = build(cfg.predictor, model=audio_model, threshold=None, aggregation=None, top_k=None)
-    return build(cfg.predictor, sound=sound, audio_weight=float(cfg.audio_weight))
+    # the audio model keeps its own threshold and window mean: predictor.threshold/aggregation are the face model's
+    sound = build(cfg.predictor, model=audio_model, faces=faces, threshold=None, aggregation=None, top_k=None)
+    return build(cfg.predictor, faces=faces, sound=sound, audio_weight=float(cfg.audio_weight))
 
 
 def list_inputs(path: Path, recursive: bool = True) -> list[tuple[Path, str]]:

@@ -83,7 +83,9 @@ function showResult(result) {
   label.className = verdict.label;
   let how = `threshold ${verdict.threshold.toFixed(3)}, ${result.aggregation} over frames`;
   if (result.fused) {
-    const sound = result.audio.fake_probability == null ? "no usable sound track" : `sound ${percent(result.audio.fake_probability)}`;
+    const sound = result.audio.fake_probability == null
+      ? `sound not scored (${result.audio.error ? result.audio.error.code : "no score"})`
+      : `sound ${percent(result.audio.fake_probability)}`;
     how += `; faces ${percent(result.fake_probability)}, ${sound}, audio weight ${result.fused.audio_weight}`;
   }
   $("threshold").textContent = `(${how})`;
@@ -97,7 +99,9 @@ function showResult(result) {
   const chartBox = $("chart-box");
   if (frames.length > 1) {
     drawChart(frames.map((f) => ({ x: f.index, y: f.score })), result.threshold, "frame");
-    $("chart-caption").textContent = "Score per sampled frame";
+    $("chart-caption").textContent = result.fused
+      ? "Face score per sampled frame (dashed: the face model's threshold)"
+      : "Score per sampled frame";
     chartBox.hidden = false;
   } else if (windows.length > 1) {
     drawChart(windows.map((w) => ({ x: w.start_s, y: w.score })), result.threshold, "seconds");
@@ -144,8 +148,12 @@ async function describeModel() {
   try {
     const health = await (await fetch("/healthz")).json();
     const m = health.model;
-    $("model").textContent = `Model ${m.name} ${m.version} (${m.format}, ${m.backbone}, scores ${m.modality === "audio" ? "audio" : "faces"}), `
-      + `uploads up to ${(health.limits.max_upload_bytes / 1048576).toFixed(0)} MiB`;
+    let text = `Model ${m.name} ${m.version} (${m.format}, ${m.backbone}, scores ${m.modality === "audio" ? "audio" : "faces"}), `;
+    if (health.audio_model) {
+      const a = health.audio_model;
+      text += `with ${a.name} ${a.version} (${a.format}) on sound tracks, fused with audio weight ${health.audio_weight}, `;
+    }
+    $("model").textContent = text + `uploads up to ${(health.limits.max_upload_bytes / 1048576).toFixed(0)} MiB`;
   } catch {
     $("model").textContent = "";
   }
