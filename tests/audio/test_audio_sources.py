@@ -13,7 +13,7 @@ import torch
 from audio_helpers import SR, tone
 
 from dfdet.audio import ASVspoof2019LASource, AudioAugment, AudioConfigError, AudioDataModule, AudioFolderSource
-from dfdet.audio.datasets import fixed_crop, repeat_pad
+from dfdet.audio.crops import fixed_crop, repeat_pad
 from dfdet.errors import DatasetNotFoundError, ManifestError
 
 

@@ -96,3 +96,16 @@ def make_predictor(faces: object) -> Callable[..., object]:
         return Predictor(load_model(path), faces, **options)  # type: ignore[arg-type]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def onnx_audio_path(untrained_audio_ckpt: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained tiny LCNN exported to ONNX (front-end inside the graph), as :func:`onnx_path`."""
+    from dfdet.export import ExportOptions, export_detector
+    from dfdet.models import load_detector
+
+    model, cfg = load_detector(untrained_audio_ckpt)
+    out = tmp_path_factory.mktemp("exported_audio")
+    options = ExportOptions(formats=("onnx",), verify=False, speed_batch_size=None)
+    export_detector(model, model.run_config or OmegaConf.to_container(cfg), out, "lcnn", options)
+    return out / "lcnn.onnx"

@@ -98,7 +98,13 @@ def test_predict_task_writes_json_and_overlays(onnx_path: Path, media: dict[str,
     assert by_file["face.jpg"]["explanations"][0]["overlay_png"] == str(overlays[0])
 
 
-def test_onnx_prediction_imports_no_training_stack(onnx_path: Path, media: dict[str, Path]) -> None:
+def test_onnx_prediction_imports_no_training_stack(
+    onnx_path: Path, onnx_audio_path: Path, media: dict[str, Path], tmp_path: Path
+) -> None:
+    from dfdet.preprocess.fixtures import face_frames, write_video
+
+    voice = (0.2 * np.sin(2 * np.pi * 140 * np.arange(16000) / 16000)).astype(np.float32)
+    talk = write_video(tmp_path / "talk.mp4", face_frames(8, size=(192, 144), seed=2), 10, voice)
     code = f"""
 import sys
 import dfdet.tasks.predict
@@ -108,6 +114,9 @@ from dfdet.preprocess.pipeline import VideoPreprocessor
 faces = VideoPreprocessor(FaceDetector(), FaceTracker(), FaceCropper(), frames_per_video=4)
 result = Predictor(load_model({str(onnx_path)!r}), faces).predict({str(media["image"])!r}, explain=True).result
 assert result["fake_probability"] is not None, result
+sound = Predictor(load_model({str(onnx_audio_path)!r}), faces)  # face and voice, both ONNX
+result = Predictor(load_model({str(onnx_path)!r}), faces, sound=sound).predict({str(talk)!r}).result
+assert result["audio"]["fake_probability"] is not None and "fused" in result, result
 heavy = ("lightning", "pytorch_lightning", "timm", "torchmetrics", "albumentations")
 print(sorted(m for m in heavy if m in sys.modules))
 """

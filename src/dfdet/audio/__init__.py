@@ -1,48 +1,53 @@
-"""Audio deepfake (spoofing) detection: audio I/O, front-ends, models, datasets and the built-in synthetic set."""
+"""Audio deepfake (spoofing) detection: audio I/O, front-ends, models, datasets and the built-in synthetic set.
 
-from dfdet.audio.datamodule import AudioConfigError, AudioDataModule
-from dfdet.audio.datasets import AudioAugment, AudioDataset, fixed_crop, repeat_pad
-from dfdet.audio.frontends import LFCC, LogMel, PowerSpectrogram, RawWaveform
-from dfdet.audio.fusion import fusion_metrics, fusion_table, late_fusion, weight_sweep
-from dfdet.audio.io import AUDIO_EXTENSIONS, NoAudioTrackError, extract_audio_track, load_audio, resample
-from dfdet.audio.metrics import PerAttackEER, per_attack_eer
-from dfdet.audio.models import LCNN, MaxFeatureMap, SpectrogramClassifier, build_spectrogram_classifier
-from dfdet.audio.rawnet import RawNet2, SincConv
-from dfdet.audio.scoring import score_sound_tracks, score_video_audio, score_waveform
-from dfdet.audio.sources import ASVspoof2019LASource, AudioFolderSource, SyntheticAudioSource
+Names are imported lazily, so that the ONNX predictor (which only needs decoding and windows) does not import the
+training stack that the datamodule and the models pull in.
+"""
 
-__all__ = [
-    "AUDIO_EXTENSIONS",
-    "LCNN",
-    "LFCC",
-    "ASVspoof2019LASource",
-    "AudioAugment",
-    "AudioConfigError",
-    "AudioDataModule",
-    "AudioDataset",
-    "AudioFolderSource",
-    "LogMel",
-    "MaxFeatureMap",
-    "NoAudioTrackError",
-    "PerAttackEER",
-    "PowerSpectrogram",
-    "RawNet2",
-    "RawWaveform",
-    "SincConv",
-    "SpectrogramClassifier",
-    "SyntheticAudioSource",
-    "build_spectrogram_classifier",
-    "extract_audio_track",
-    "fixed_crop",
-    "fusion_metrics",
-    "fusion_table",
-    "late_fusion",
-    "load_audio",
-    "per_attack_eer",
-    "repeat_pad",
-    "resample",
-    "score_sound_tracks",
-    "score_video_audio",
-    "score_waveform",
-    "weight_sweep",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "fixed_crop": "dfdet.audio.crops",
+    "repeat_pad": "dfdet.audio.crops",
+    "AudioConfigError": "dfdet.audio.datamodule",
+    "AudioDataModule": "dfdet.audio.datamodule",
+    "AudioAugment": "dfdet.audio.datasets",
+    "AudioDataset": "dfdet.audio.datasets",
+    "LFCC": "dfdet.audio.frontends",
+    "LogMel": "dfdet.audio.frontends",
+    "PowerSpectrogram": "dfdet.audio.frontends",
+    "RawWaveform": "dfdet.audio.frontends",
+    "fusion_metrics": "dfdet.audio.fusion",
+    "fusion_table": "dfdet.audio.fusion",
+    "late_fusion": "dfdet.utils.fusion",
+    "weight_sweep": "dfdet.audio.fusion",
+    "AUDIO_EXTENSIONS": "dfdet.audio.io",
+    "NoAudioTrackError": "dfdet.audio.io",
+    "extract_audio_track": "dfdet.audio.io",
+    "load_audio": "dfdet.audio.io",
+    "resample": "dfdet.audio.io",
+    "PerAttackEER": "dfdet.audio.metrics",
+    "per_attack_eer": "dfdet.audio.metrics",
+    "LCNN": "dfdet.audio.models",
+    "MaxFeatureMap": "dfdet.audio.models",
+    "SpectrogramClassifier": "dfdet.audio.models",
+    "build_spectrogram_classifier": "dfdet.audio.models",
+    "RawNet2": "dfdet.audio.rawnet",
+    "SincConv": "dfdet.audio.rawnet",
+    "score_sound_tracks": "dfdet.audio.scoring",
+    "score_video_audio": "dfdet.audio.scoring",
+    "score_waveform": "dfdet.audio.scoring",
+    "ASVspoof2019LASource": "dfdet.audio.sources",
+    "AudioFolderSource": "dfdet.audio.sources",
+    "SyntheticAudioSource": "dfdet.audio.sources",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'dfdet.audio' has no attribute '{name}'")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -10,31 +10,8 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from dfdet.audio.crops import fixed_crop
 from dfdet.audio.io import load_audio
-
-
-def repeat_pad(x: np.ndarray, length: int) -> np.ndarray:
-    """Tiles a short waveform until it has at least ``length`` samples (the ASVspoof baselines' padding)."""
-    if len(x) >= length:
-        return x
-    return np.tile(x, -(-length // len(x)))
-
-
-def fixed_crop(x: np.ndarray, length: int, rng: np.random.Generator | None = None) -> np.ndarray:
-    """A ``length``-sample window of ``x``, repeat-padded first when shorter.
-
-    Args:
-        x: waveform (T,).
-        length: samples to return.
-        rng: a random start (training); None takes the first ``length`` samples (deterministic evaluation, as the
-            ASVspoof baselines).
-
-    Returns:
-        Waveform (length,).
-    """
-    x = repeat_pad(x, length)
-    start = 0 if rng is None else int(rng.integers(0, len(x) - length + 1))
-    return x[start : start + length]
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from dfdet.audio.datasets import repeat_pad
+from dfdet.audio.crops import repeat_pad
 from dfdet.audio.io import NoAudioTrackError, extract_audio_track
 from dfdet.errors import ManifestError
 

@@ -282,7 +282,7 @@ class Predictor:
             raise MediaError(
                 "wrong_modality", "this model scores audio (files or the sound track of videos), not images"
             )
-        from dfdet.audio.datasets import repeat_pad
+        from dfdet.audio.crops import repeat_pad
         from dfdet.audio.io import NoAudioTrackError, extract_audio_track, load_audio
         from dfdet.errors import ManifestError
 
