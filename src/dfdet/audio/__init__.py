@@ -6,8 +6,7 @@ training stack that the datamodule and the models pull in.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dfdet.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "fixed_crop": "dfdet.audio.crops",
@@ -47,7 +46,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'dfdet.audio' has no attribute '{name}'")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

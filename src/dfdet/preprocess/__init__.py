@@ -8,8 +8,7 @@ stack that :mod:`dfdet.data` pulls in.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from dfdet.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "CelebDFRelease": "dfdet.preprocess.releases",
@@ -29,7 +28,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'dfdet.preprocess' has no attribute '{name}'")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
