@@ -74,6 +74,7 @@ def test_face_and_audio_models_fuse_on_videos_with_sound(
     assert silent["audio"]["error"]["code"] == "no_audio_track"
     assert silent["fused"]["fake_probability"] == silent["fake_probability"] and silent["fused"]["audio_weight"] == 0
     assert "fused" not in fused.predict(media["image"]).result
+    assert fused.predict(tmp_path / "gone.mp4").result["error"]["code"] == "unreadable"  # never raises
     with pytest.raises(PredictError, match="a face model and an audio model"):
         make_predictor(untrained_audio_ckpt, sound=make_predictor(onnx_path))
     with pytest.raises(PredictError, match="audio_weight"):
