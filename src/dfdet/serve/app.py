@@ -136,16 +136,15 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
             raise ApiError(404, "not_found", f"no such file: /static/{name}")
         return Response(static[name], media_type=STATIC[name], headers={"cache-control": "no-cache"})
 
+    sound = getattr(predictor, "sound", None)  # the audio model of a face+voice predictor
+    sound_model = {} if sound is None else {"audio_model": sound.info.public(), "audio_weight": predictor.audio_weight}
+
     @app.get("/healthz", summary="Liveness and model description")
     async def healthz() -> dict[str, Any]:
         return {
             "status": "ok",
             "model": info.public(),
-            **(
-                {"audio_model": predictor.sound.info.public(), "audio_weight": predictor.audio_weight}
-                if predictor.sound is not None
-                else {}
-            ),
+            **sound_model,
             "limits": {
                 "max_upload_bytes": settings.max_upload_bytes,
                 "request_timeout_s": settings.request_timeout_s,
