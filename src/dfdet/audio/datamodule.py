@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 
 from dfdet.audio.datasets import AudioAugment, AudioDataset, seed_audio_worker
 from dfdet.audio.sources import AudioSource
+from dfdet.data.manifest import video_keys
 from dfdet.errors import DfdetError, ManifestError
 
 SPLITS = ("train", "val", "test")
@@ -98,7 +99,7 @@ class AudioDataModule(L.LightningDataModule):
         if self.manifest is not None:
             return
         manifest = self.source.manifest().reset_index(drop=True)
-        keys = manifest["dataset"].astype(str) + "/" + manifest["utt_id"].astype(str)
+        keys = video_keys(manifest, "utt_id")
         if keys.duplicated().any():
             raise ManifestError(
                 f"{self.source.name}: utterance ids are not unique, e.g. {keys[keys.duplicated()].iloc[0]}"
@@ -127,7 +128,7 @@ class AudioDataModule(L.LightningDataModule):
     def video_names(self) -> list[str]:
         """``dataset/utt_id`` for each ``video_idx`` (index into this list)."""
         manifest = self._manifest()
-        return list(pd.Categorical(manifest["dataset"].astype(str) + "/" + manifest["utt_id"].astype(str)).categories)
+        return list(pd.Categorical(video_keys(manifest, "utt_id")).categories)
 
     def methods(self, video_idx: torch.Tensor | np.ndarray) -> np.ndarray:
         """The ``method`` (``real`` or attack id) of each utterance index, shape (N,) of str."""

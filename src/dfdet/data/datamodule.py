@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
 from dfdet.data.datasets import ClipDataset, FrameDataset
-from dfdet.data.manifest import read_manifest, split_frames
+from dfdet.data.manifest import read_manifest, split_frames, video_keys
 from dfdet.data.sources import ManifestSource
 from dfdet.data.synthesis import FakeSynthesis, SynthesizedFrameDataset
 from dfdet.errors import ManifestError
@@ -81,8 +81,7 @@ class DeepfakeDataModule(L.LightningDataModule):
         if self.manifest is not None:
             return
         manifest = read_manifest(self.source.manifest_path(), check_files=self.check_files)
-        keys = manifest["dataset"].astype(str) + "/" + manifest["video_id"].astype(str)
-        manifest["video_idx"] = pd.Categorical(keys).codes.astype(np.int64)
+        manifest["video_idx"] = pd.Categorical(video_keys(manifest)).codes.astype(np.int64)
         self.manifest = manifest
         for split in ("train", "val", "test"):
             if (manifest["split"] == split).any():
@@ -109,15 +108,15 @@ class DeepfakeDataModule(L.LightningDataModule):
         """``dataset/video_id`` for each ``video_idx`` (index into this list)."""
         self.setup()
         assert self.manifest is not None
-        keys = self.manifest["dataset"].astype(str) + "/" + self.manifest["video_id"].astype(str)
-        return list(pd.Categorical(keys).categories)
+        return list(pd.Categorical(video_keys(self.manifest)).categories)
 
-    def video_files(self, names: list[str]) -> list[Path]:
-        """The source video of each ``dataset/video_id`` in ``names`` (the manifest's ``source`` column, which
-        ``preprocess.py`` writes), e.g. to score its sound track.
+    def video_files(self, split: str) -> dict[str, Path]:
+        """The source video of each video of ``split``, by ``dataset/video_id`` (from the manifest's ``source``
+        column, which ``preprocess.py`` writes), e.g. to score its sound track.
 
         Raises:
-            ManifestError: the data has no source videos (the synthetic set, or a manifest without ``source``).
+            ManifestError: the data has no source videos (the synthetic set, or a manifest without ``source``), or
+                the split has no rows.
         """
         self.setup()
         assert self.manifest is not None
@@ -127,12 +126,9 @@ class DeepfakeDataModule(L.LightningDataModule):
                 f"{type(self.source).__name__} has no source videos: audio-visual evaluation needs a dataset "
                 "preprocessed from video files (data=ffpp|celebdf|dfdc|folder, see docs/preprocessing.md)"
             )
-        keys = self.manifest["dataset"].astype(str) + "/" + self.manifest["video_id"].astype(str)
-        sources = dict(zip(keys, self.manifest["source"].astype(str), strict=True))
-        missing = [n for n in names if n not in sources]
-        if missing:
-            raise ManifestError(f"{len(missing)} videos are not in the manifest, e.g. {missing[0]}")
-        return [resolve(sources[n]) for n in names]
+        videos = split_frames(self.manifest, split).drop_duplicates(["dataset", "video_id"])
+        sources = dict(zip(video_keys(videos), videos["source"].astype(str), strict=True))
+        return {name: resolve(source) for name, source in sorted(sources.items())}
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split not in self.datasets:

@@ -63,6 +63,11 @@ def validate_manifest(df: pd.DataFrame, where: str = "manifest") -> None:
         raise ManifestError(f"{where}: " + "; ".join(problems))
 
 
+def video_keys(df: pd.DataFrame, id_column: str = "video_id") -> pd.Series:
+    """``dataset/<id>`` of each row: the name of its video (or utterance), unique across datasets."""
+    return df["dataset"].astype(str) + "/" + df[id_column].astype(str)
+
+
 def split_frames(df: pd.DataFrame, split: str) -> pd.DataFrame:
     """Rows of one split; raises if the split is empty."""
     part = df[df["split"] == split].reset_index(drop=True)

@@ -77,10 +77,8 @@ def _source_videos(cfg: DictConfig, datamodule: DeepfakeDataModule) -> dict[str,
         ManifestError: the data has no source videos (e.g. ``data=synthetic``).
         DatasetNotFoundError: none of the source videos is where the release folder says.
     """
-    assert datamodule.manifest is not None
-    rows = datamodule.manifest[datamodule.manifest["split"] == cfg.split]
-    names = sorted(set(rows["dataset"].astype(str) + "/" + rows["video_id"].astype(str)))
-    files = datamodule.video_files(names)
+    sources = datamodule.video_files(cfg.split)
+    files = list(sources.values())
     missing = [f for f in files if not f.is_file()]
     if missing and len(missing) == len(files):
         root = OmegaConf.select(cfg, "data.root")
@@ -91,7 +89,7 @@ def _source_videos(cfg: DictConfig, datamodule: DeepfakeDataModule) -> dict[str,
     if missing:
         log.warning("%d of %d source videos are missing (e.g. %s); they keep their face score", len(missing),
                     len(files), missing[0])  # fmt: skip
-    return dict(zip(names, files, strict=True))
+    return sources
 
 
 def _audio_visual(
