@@ -130,14 +130,14 @@ class Predictor:
         """
         start = time.perf_counter()
         path = Path(path)
-        if self.sound is not None and self._is_audio(path):  # audio files: the audio model alone
-            return self.sound.predict(path, name=name if name is not None else path.name, explain=explain)
         result: dict[str, Any] = {"file": name if name is not None else path.name}
         faces: list[ExplainedFace] = []
         try:
             media = sniff_file(path)
             if media is None:
                 raise MediaError("unsupported_type", f"not a supported image, video or audio file ({SUPPORTED})")
+            if self.sound is not None and media.kind == "audio":  # audio files: the audio model alone
+                return self.sound.predict(path, name=result["file"], explain=explain)
             result.update(kind=media.kind, media_type=media.mime)
             size = check_pixels(path, media, self.max_pixels)
             if size is not None and self.info.modality == "face":
@@ -164,15 +164,6 @@ class Predictor:
         result["model"] = {k: self.info.public()[k] for k in ("name", "version", "format", "backbone", "modality")}
         result["seconds"] = round(time.perf_counter() - start, 4)
         return Prediction(result, faces)
-
-    @staticmethod
-    def _is_audio(path: Path) -> bool:
-        """Whether the file's bytes are an audio format (an unreadable file is not: the face path reports it)."""
-        try:
-            media = sniff_file(path)
-        except OSError:
-            return False
-        return media is not None and media.kind == "audio"
 
     def _fuse_sound(self, path: Path, face_probability: float) -> dict[str, Any]:
         """``audio``: the sound track's result by the audio predictor (or its error); ``fused``: the late fusion,
