@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 import soundfile as sf
 from sklearn.metrics import roc_curve
@@ -63,3 +64,27 @@ def sklearn_eer(scores: np.ndarray, labels: np.ndarray) -> float:
     d0, d1 = fpr[i - 1] - fnr[i - 1], fpr[i] - fnr[i]
     w = -d0 / (d1 - d0)
     return float(fpr[i - 1] + w * (fpr[i] - fpr[i - 1]))
+
+
+def write_m4a(path: Path, wave: np.ndarray) -> None:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=SR)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(wave[None].astype(np.float32), format="fltp", layout="mono")
+        frame.sample_rate = SR
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
+def make_folder_tree(root: Path, n: int = 10) -> Path:
+    rng = np.random.default_rng(1)
+    for cls in ("real", "fake/tts", "fake/vc"):
+        (root / cls).mkdir(parents=True)
+    for i in range(n):
+        sf.write(root / "real" / f"r{i}.wav", tone(rng, 0.4, False), SR)
+        sf.write(root / "fake" / "tts" / f"t{i}.flac", tone(rng, 0.4, True), SR)
+    sf.write(root / "real" / "extra.mp3", tone(rng, 0.5, False), 22050)
+    write_m4a(root / "fake" / "vc" / "v0.m4a", tone(rng, 0.5, True))
+    return root

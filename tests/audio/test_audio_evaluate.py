@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pandas as pd
 import pytest
-from audio_helpers import make_asvspoof_tree, sklearn_eer
+from audio_helpers import make_asvspoof_tree, make_folder_tree, sklearn_eer
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from sklearn.metrics import roc_auc_score
@@ -57,6 +57,26 @@ def test_evaluate_py_reports_eer_on_asvspoof_layout_data(audio_ckpt: Path, run_c
         rows = table[table["video"].map(system).isin(["-", attack])]
         assert metrics[f"test/eer_{attack}"] == pytest.approx(sklearn_eer(rows["score"], rows["label"]), abs=1e-6)
     assert "eer" in done.stdout
+
+
+def test_folder_tree_trains_evaluates_and_exports(tiny_cfg, tiny_audio, compose_cfg, tmp_path: Path) -> None:
+    from dfdet.tasks.export import export
+
+    root = tmp_path / "mine"
+    for split in ("train", "val", "test"):  # speaker-disjoint layout: <root>/<split>/{real,fake/<method>}/
+        make_folder_tree(root / split, n=6)
+    train(tiny_cfg("data=audio_folder", f"data.root={root}", *tiny_audio, f"paths.output_dir={tmp_path / 'run'}"))
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    out = tmp_path / "eval"
+    metrics = evaluate(compose_cfg("evaluate", [f"ckpt_path={ckpt}", f"paths.output_dir={out}", "trainer=cpu"]))
+    table = pd.read_csv(out / "predictions.csv")
+    assert len(table) == 14 and table["video"].str.startswith("audio_folder/").all()  # 7 real, 6 tts, 1 vc
+    assert metrics["test/eer"] == pytest.approx(sklearn_eer(table["score"], table["label"]), abs=1e-6)
+    tts = table[~table["video"].str.contains("/vc/")]  # the attack of each file is its fake/<method>/ folder
+    assert metrics["test/eer_tts"] == pytest.approx(sklearn_eer(tts["score"], tts["label"]), abs=1e-6)
+    assert "test/eer_vc" in metrics
+    exported = export(compose_cfg("export", [f"ckpt_path={ckpt}", f"output_dir={tmp_path / 'exp'}", "speed=null"]))
+    assert exported["onnx"]["path"].endswith(".onnx") and max(exported["onnx"]["max_abs_diff"].values()) <= 1e-4
 
 
 def test_evaluate_fuses_the_sound_track_with_the_face_score(

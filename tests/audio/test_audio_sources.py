@@ -5,12 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
-from audio_helpers import SR, tone
+from audio_helpers import make_folder_tree
 
 from dfdet.audio import ASVspoof2019LASource, AudioAugment, AudioConfigError, AudioDataModule, AudioFolderSource
 from dfdet.audio.crops import fixed_crop, repeat_pad
@@ -59,30 +57,6 @@ def test_asvspoof_bad_protocol_line_and_missing_files(asvspoof_root: Path) -> No
         ASVspoof2019LASource(str(asvspoof_root)).manifest()
 
 
-def _write_m4a(path: Path, wave: np.ndarray) -> None:
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("aac", rate=SR)
-        stream.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(wave[None].astype(np.float32), format="fltp", layout="mono")
-        frame.sample_rate = SR
-        for packet in stream.encode(frame):
-            out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-
-
-def make_folder_tree(root: Path, n: int = 10) -> Path:
-    rng = np.random.default_rng(1)
-    for cls in ("real", "fake/tts", "fake/vc"):
-        (root / cls).mkdir(parents=True)
-    for i in range(n):
-        sf.write(root / "real" / f"r{i}.wav", tone(rng, 0.4, False), SR)
-        sf.write(root / "fake" / "tts" / f"t{i}.flac", tone(rng, 0.4, True), SR)
-    sf.write(root / "real" / "extra.mp3", tone(rng, 0.5, False), 22050)
-    _write_m4a(root / "fake" / "vc" / "v0.m4a", tone(rng, 0.5, True))
-    return root
-
-
 def test_folder_manifest_decodes_every_format(tmp_path: Path) -> None:
     root = make_folder_tree(tmp_path / "mine")
     dm = AudioDataModule(AudioFolderSource(str(root), val_fraction=0.2, test_fraction=0.2), num_samples=4000)
@@ -105,6 +79,7 @@ def test_folder_fixed_splits_and_errors(tmp_path: Path) -> None:
         shutil.copytree(root / "train", root / split)
     df = AudioFolderSource(str(root)).manifest()
     assert (df.groupby("split").size() == 22).all()
+    assert df["utt_id"].is_unique and df["utt_id"].str.startswith(("train/", "val/", "test/")).all()
     shutil.rmtree(root / "test" / "fake")
     with pytest.raises(DatasetNotFoundError, match="test/fake"):
         AudioFolderSource(str(root)).check()

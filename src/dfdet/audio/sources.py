@@ -223,7 +223,7 @@ class AudioFolderSource:
                     {
                         "dataset": "audio_folder",
                         "split": split,
-                        "utt_id": f"{cls}/{rel.with_suffix('').as_posix()}",
+                        "utt_id": f"{key}/{rel.with_suffix('').as_posix()}",  # split folders: train/real/...
                         "speaker": rel.parent.as_posix(),
                         "label": int(cls == "fake"),
                         "method": method,
