@@ -30,7 +30,6 @@ from rich.console import Console
 from rich.table import Table
 
 from dfdet.export import (
-    InputSpec,
     LogitNet,
     eager_runner,
     export_onnx,
@@ -81,7 +80,7 @@ def build_preset(preset: str) -> tuple[Any, str]:
 def bench_preset(preset: str, batch_sizes: list[int], seconds: float, min_runs: int, folder: Path) -> list[dict]:
     """Exports one preset and times every runtime at every batch size."""
     model, backbone = build_preset(preset)
-    spec = InputSpec.from_detector(model)
+    spec = model.contract
     rng = np.random.default_rng(0)
     module = LogitNet(model.net).eval()
     example = make_inputs(spec, 2, "normal", rng)
@@ -96,7 +95,7 @@ def bench_preset(preset: str, batch_sizes: list[int], seconds: float, min_runs: 
     for batch in batch_sizes:
         x = make_inputs(spec, batch, "normal", rng)
         reference = runners["eager"](x)
-        row: dict[str, Any] = {"model": preset, "backbone": backbone, "input": spec.image_size, "batch": batch}
+        row: dict[str, Any] = {"model": preset, "backbone": backbone, "input": spec.size, "batch": batch}
         for name, runner in runners.items():
             wall, cpu = time_runner(runner, x, seconds, min_runs, WARMUP[name])
             row[f"{name}_img_s"], row[f"{name}_img_cpu_s"] = batch / wall, batch / cpu

@@ -42,7 +42,7 @@ def measure(model_name: str, option: dict, batch_size: int, steps: int, warmup: 
         )
     model = instantiate(cfg.model).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    size = cfg.model.image_size
+    size = cfg.model.input.size
     x = torch.randn(batch_size, 3, size, size, device=device)
     y = torch.randint(0, 2, (batch_size,), device=device).float()
     scaler = torch.amp.GradScaler(enabled=option["precision"] is torch.float16 and device.type == "cuda")

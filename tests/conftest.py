@@ -66,7 +66,7 @@ def untrained_audio_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained tiny LCNN (half-second windows at 16 kHz) as a train.py checkpoint."""
     return write_untrained_checkpoint(
         tmp_path_factory.mktemp("audio_model") / "lcnn.ckpt",
-        "data=synthetic_audio", "model=lcnn", "model.image_size=8000", "model.net.channels=[4,4,4,4,4]",
+        "data=synthetic_audio", "model=lcnn", "model.input.num_samples=8000", "model.net.channels=[4,4,4,4,4]",
         "model.net.embedding=8",
     )  # fmt: skip
 

@@ -9,7 +9,6 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from dfdet.audio.datamodule import AudioDataModule
 from dfdet.data import DeepfakeDataModule
 from dfdet.models import DeepfakeDetector
 from dfdet.tasks.common import instantiate_dict
@@ -34,7 +33,7 @@ def test_model_options(tiny_cfg, option: str) -> None:
     if audio:
         x = torch.randn(2, 8000)  # half a second of 16 kHz audio
     else:
-        size = cfg.model.image_size if option not in ("xception", "efficientnet_b4") else 64  # big presets: small
+        size = cfg.model.input.size if option not in ("xception", "efficientnet_b4") else 64  # big presets: small
         x = torch.randn(2, 3, size, size)
     assert model.eval()(x).shape == (2,)
 
@@ -44,7 +43,7 @@ def test_data_options(tiny_cfg, option: str) -> None:
     audio = option in AUDIO_DATA
     cfg = tiny_cfg(f"data={option}", *(["model=lcnn"] if audio else []))
     datamodule = instantiate(cfg.data)
-    assert isinstance(datamodule, AudioDataModule if audio else DeepfakeDataModule)
+    assert isinstance(datamodule, DeepfakeDataModule) and datamodule.reader.key == ("audio" if audio else "image")
 
 
 @pytest.mark.parametrize("option", options("augment"))
@@ -54,7 +53,7 @@ def test_augment_options(tiny_cfg, option: str) -> None:
     cfg = tiny_cfg(f"augment@data.train_transform={option}")
     transform = instantiate(cfg.data.train_transform)
     out = transform(np.zeros((80, 90, 3), dtype=np.uint8))
-    assert out.shape == (3, cfg.model.image_size, cfg.model.image_size)
+    assert out.shape == (3, cfg.model.input.size, cfg.model.input.size)
 
 
 @pytest.mark.parametrize(("group", "option"), [(g, o) for g in ("callbacks", "logger") for o in options(g)])
@@ -96,7 +95,7 @@ EXPERIMENT_TINY = [
     "data=synthetic",
     "model.net.name=test_efficientnet",
     "model.net.pretrained=false",
-    "model.image_size=64",
+    "model.input.size=64",
     "trainer.accelerator=cpu",
     "trainer.precision=32-true",
     "data.num_workers=0",

@@ -13,7 +13,7 @@ SR = 16000
 # Tiny LCNN on half-second crops: enough to run the real training loop in a few seconds.
 TINY_AUDIO = [
     "model=lcnn",
-    "model.image_size=8000",
+    "model.input.num_samples=8000",
     "model.net.channels=[4,4,4,4,4]",
     "model.net.embedding=8",
     "data.batch_size=8",

@@ -16,18 +16,12 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from sklearn.metrics import roc_auc_score
 
-from dfdet.audio import (
-    LCNN,
-    LFCC,
-    fusion_metrics,
-    fusion_table,
-    late_fusion,
-    score_sound_tracks,
-    score_video_audio,
-    weight_sweep,
-)
 from dfdet.errors import CheckpointError, DatasetNotFoundError, DfdetError, ManifestError
+from dfdet.metrics.fusion import fusion_metrics, fusion_table, late_fusion, weight_sweep
 from dfdet.models import load_detector
+from dfdet.models.audio import LCNN
+from dfdet.models.frontends import LFCC
+from dfdet.models.scoring import score_sound_tracks, score_video_audio
 from dfdet.preprocess.fixtures import face_frames, make_av_folder, write_corrupt, write_video
 from dfdet.tasks.evaluate import evaluate
 from dfdet.tasks.preprocess import preprocess
@@ -216,8 +210,8 @@ def test_real_talking_heads_with_a_revoiced_copy(
     shared_data: Path, trained_run, audio_ckpt: Path, preprocess_cfg, compose_cfg, tmp_path: Path
 ) -> None:
     """Real videos of ../shared/data/video and copies whose voice is vocoded: preprocessed and fused end to end."""
-    from dfdet.audio import extract_audio_track
-    from dfdet.audio.synthetic.attacks import gl_vocoder
+    from dfdet.data.audio.io import extract_audio_track
+    from dfdet.data.audio.synthetic.attacks import gl_vocoder
     from dfdet.data.layouts import split_by_hash
 
     videos = sorted((shared_data / "video").glob("*.mp4"))

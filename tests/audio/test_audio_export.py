@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from dfdet.audio import LCNN, LFCC, LogMel, RawNet2, RawWaveform
+from dfdet.models.audio import LCNN
+from dfdet.models.frontends import LFCC, LogMel, RawWaveform
+from dfdet.models.rawnet import RawNet2
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from dfdet.audio import LCNN, LFCC, LogMel, MaxFeatureMap, PowerSpectrogram, RawNet2, RawWaveform, SincConv
-from dfdet.audio.dsp import dct_matrix, istft, linear_filterbank, mel_filterbank, stft
-from dfdet.audio.models import build_spectrogram_classifier
+from dfdet.data.audio.dsp import dct_matrix, istft, linear_filterbank, mel_filterbank, stft
+from dfdet.models.audio import LCNN, MaxFeatureMap, build_spectrogram_classifier
+from dfdet.models.frontends import LFCC, LogMel, PowerSpectrogram, RawWaveform
+from dfdet.models.rawnet import RawNet2, SincConv
 
 
 @pytest.mark.parametrize(("n_fft", "win", "hop"), [(512, 320, 160), (512, 512, 128), (256, 200, 80)])

@@ -10,18 +10,12 @@ import pytest
 import soundfile as sf
 import torch
 
-from dfdet.audio import (
-    LCNN,
-    LFCC,
-    NoAudioTrackError,
-    extract_audio_track,
-    late_fusion,
-    load_audio,
-    resample,
-    score_video_audio,
-    score_waveform,
-)
+from dfdet.data.audio.io import NoAudioTrackError, extract_audio_track, load_audio, resample
 from dfdet.errors import ManifestError
+from dfdet.metrics.fusion import late_fusion
+from dfdet.models.audio import LCNN
+from dfdet.models.frontends import LFCC
+from dfdet.models.scoring import score_video_audio, score_waveform
 
 
 def test_resample_keeps_a_tone() -> None:

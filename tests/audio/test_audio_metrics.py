@@ -7,8 +7,8 @@ import pytest
 import torch
 from audio_helpers import sklearn_eer
 
-from dfdet.audio import per_attack_eer
 from dfdet.metrics import binary_eer
+from dfdet.metrics.per_attack import per_attack_eer
 
 
 @pytest.mark.parametrize("seed", range(5))

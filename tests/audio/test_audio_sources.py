@@ -10,9 +10,13 @@ import pytest
 import torch
 from audio_helpers import make_folder_tree
 
-from dfdet.audio import ASVspoof2019LASource, AudioAugment, AudioConfigError, AudioDataModule, AudioFolderSource
-from dfdet.audio.crops import fixed_crop, repeat_pad
+from dfdet.data import DeepfakeDataModule
+from dfdet.data.audio.crops import fixed_crop, repeat_pad
+from dfdet.data.audio.sources import ASVspoof2019LASource, AudioFolderSource
+from dfdet.data.datamodule import DataConfigError
+from dfdet.data.readers import AudioWindowReader
 from dfdet.errors import DatasetNotFoundError, ManifestError
+from dfdet.transforms.audio import AudioAugment
 
 
 def test_asvspoof_manifest_keeps_splits_labels_and_attacks(asvspoof_root: Path) -> None:
@@ -57,9 +61,14 @@ def test_asvspoof_bad_protocol_line_and_missing_files(asvspoof_root: Path) -> No
         ASVspoof2019LASource(str(asvspoof_root)).manifest()
 
 
+def audio_datamodule(source, num_samples: int, **kwargs) -> DeepfakeDataModule:
+    """The one datamodule reading 16 kHz windows of ``num_samples``."""
+    return DeepfakeDataModule(source, AudioWindowReader(num_samples, 16000), modality="audio", **kwargs)
+
+
 def test_folder_manifest_decodes_every_format(tmp_path: Path) -> None:
     root = make_folder_tree(tmp_path / "mine")
-    dm = AudioDataModule(AudioFolderSource(str(root), val_fraction=0.2, test_fraction=0.2), num_samples=4000)
+    dm = audio_datamodule(AudioFolderSource(str(root), val_fraction=0.2, test_fraction=0.2), 4000)
     dm.setup()
     df = dm.manifest
     assert len(df) == 22 and set(df["method"]) == {"real", "tts", "vc"}
@@ -67,7 +76,7 @@ def test_folder_manifest_decodes_every_format(tmp_path: Path) -> None:
     for split in ("train", "val", "test"):
         for i in range(len(dm.datasets[split])):
             item = dm.datasets[split][i]
-            assert item["input"].shape == (4000,) and item["input"].dtype == torch.float32
+            assert item["audio"].shape == (4000,) and item["audio"].dtype == torch.float32
     again = AudioFolderSource(str(root), val_fraction=0.2, test_fraction=0.2).manifest()
     assert again["split"].tolist() == df["split"].tolist()  # the hashed split is stable
 
@@ -88,20 +97,20 @@ def test_folder_fixed_splits_and_errors(tmp_path: Path) -> None:
 
 
 def test_datamodule_batches_crops_and_names(asvspoof_root: Path) -> None:
-    dm = AudioDataModule(ASVspoof2019LASource(str(asvspoof_root)), num_samples=12000, batch_size=4, seed=0)
+    dm = audio_datamodule(ASVspoof2019LASource(str(asvspoof_root)), 12000, batch_size=4, seed=0)
     dm.check()
     dm.prepare_data()
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
-    assert batch["input"].shape == (4, 12000) and batch["label"].dtype == torch.float32
+    assert batch["audio"].shape == (4, 12000) and batch["label"].dtype == torch.float32
     assert batch["video_idx"].dtype == torch.long and (batch["frame_index"] == 0).all()
     assert dm.class_counts() == (4, 4)
     names = dm.video_names()
     assert len(names) == 24 and names[0].startswith("asvspoof2019_la/LA_")
-    test = [b["input"] for b in dm.test_dataloader()]
-    assert all(torch.equal(a, b) for a, b in zip(test, [b["input"] for b in dm.test_dataloader()], strict=True))
+    test = [b["audio"] for b in dm.test_dataloader()]
+    assert all(torch.equal(a, b) for a, b in zip(test, [b["audio"] for b in dm.test_dataloader()], strict=True))
     first = next(iter(dm.test_dataloader()))
-    assert set(dm.methods(first["video_idx"])) <= {"real", "A07", "A08"}
+    assert set(dm.methods()[first["video_idx"].numpy()]) <= {"real", "A07", "A08"}
 
 
 def test_crops_and_padding() -> None:
@@ -115,5 +124,5 @@ def test_crops_and_padding() -> None:
 
 
 def test_image_augmentation_is_refused(asvspoof_root: Path) -> None:
-    with pytest.raises(AudioConfigError, match="not an audio augmentation"):
-        AudioDataModule(ASVspoof2019LASource(str(asvspoof_root)), train_transform=lambda img: img)  # type: ignore[arg-type]
+    with pytest.raises(DataConfigError, match="not an audio augmentation"):
+        audio_datamodule(ASVspoof2019LASource(str(asvspoof_root)), 16000, train_transform=lambda img: img)  # type: ignore[arg-type]

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from dfdet.audio import SyntheticAudioSource
-from dfdet.audio.synthetic import ATTACKS, SyntheticAudioSpec, ensure_synthetic_audio
-from dfdet.audio.synthetic.audit import shortcut_aucs
+from dfdet.data.audio.sources import SyntheticAudioSource
+from dfdet.data.audio.synthetic import ATTACKS, SyntheticAudioSpec, ensure_synthetic_audio
+from dfdet.data.audio.synthetic.audit import shortcut_aucs
 
 TINY = SyntheticAudioSpec(speakers=(3, 2, 2), utterances_per_speaker=3, seconds=(1.0, 1.5))
 

@@ -33,11 +33,11 @@ def test_every_real_frame_gives_a_real_and_a_fake(frames: pd.DataFrame, method: 
     assert len(ds) == 2 * n_real
     real, fake = ds[0], ds[1]
     assert real["label"] == 0 and fake["label"] == 1
-    changed = (real["input"].int() - fake["input"].int()).abs().sum(-1) > 0
+    changed = (real["image"].int() - fake["image"].int()).abs().sum(-1) > 0
     assert 0.02 < changed.float().mean() < 0.9  # the face region changed, not the whole crop
     torch.manual_seed(0)
     again = SynthesizedFrameDataset(frames, np.arange(len(frames)), _identity, FakeSynthesis(method))
-    assert torch.equal(again[1]["input"], fake["input"])  # reproducible for a seed
+    assert torch.equal(again[1]["image"], fake["image"])  # reproducible for a seed
 
 
 def test_synthesis_needs_landmarks(frames: pd.DataFrame) -> None:

@@ -15,7 +15,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from dfdet.export import ExportError, InputSpec, default_output_dir, make_inputs
+from dfdet.export import ExportError, default_output_dir, make_inputs
 from dfdet.export.pipeline import LOADERS
 from dfdet.models import load_detector, read_checkpoint
 from dfdet.tasks.export import export
@@ -48,7 +48,7 @@ def exported(trained_run, tmp_path_factory) -> dict[str, Any]:
 
 
 def faces(model, batch: int, seed: int = 1) -> torch.Tensor:
-    return make_inputs(InputSpec.from_detector(model), batch, "faces", np.random.default_rng(seed))
+    return make_inputs(model.contract, batch, "faces", np.random.default_rng(seed))
 
 
 def test_writes_both_formats_with_sidecars_and_reports(exported) -> None:
@@ -104,7 +104,7 @@ def test_metadata_names_input_threshold_output_and_config(exported) -> None:
     assert props["input_size"] == "64" and scripted_meta["input_size"] == 64
     assert float(props["threshold"]) == pytest.approx(float(model.threshold)) == scripted_meta["threshold"]
     assert props["backbone"] == scripted_meta["backbone"] == "test_efficientnet"
-    assert json.loads(props["mean"]) == scripted_meta["mean"] == list(model.hparams.mean)
+    assert json.loads(props["mean"]) == scripted_meta["mean"] == list(model.contract.mean or ())
     assert props["output"].startswith("logit; sigmoid gives the probability") and "fake=1" in props["output"]
     assert props["config_sha256"] == scripted_meta["config_sha256"] == config_hash
     assert props["opset"] == "17" and props["torch_version"] == torch.__version__

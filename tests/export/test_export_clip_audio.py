@@ -15,7 +15,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from dfdet import __version__
-from dfdet.export import InputSpec, make_inputs
+from dfdet.contract import InputContract
+from dfdet.export import make_inputs
 from dfdet.export.formats import READERS
 from dfdet.export.pipeline import LOADERS
 from dfdet.models import load_detector
@@ -29,7 +30,7 @@ CONF = Path(__file__).resolve().parents[2] / "conf"
 TINY_AUDIO = [  # tiny LCNN on half-second crops of a tiny synthetic audio set
     "data=synthetic_audio",
     "model=lcnn",
-    "model.image_size=8000",
+    "model.input.num_samples=8000",
     "model.net.channels=[4,4,4,4,4]",
     "model.net.embedding=8",
     "data.batch_size=8",
@@ -56,7 +57,9 @@ def _train_and_export(cfg: DictConfig, out: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def clip_export(tiny_cfg: Callable[..., DictConfig], tmp_path: Path) -> dict[str, Any]:
-    return _train_and_export(tiny_cfg("model/head=gru", "data.clip_len=3", "data.clip_stride=1"), tmp_path / "clip")
+    return _train_and_export(
+        tiny_cfg("model/head=gru", "model.input.clip_len=3", "model.input.clip_stride=1"), tmp_path / "clip"
+    )
 
 
 @pytest.fixture
@@ -64,7 +67,7 @@ def audio_export(tiny_cfg: Callable[..., DictConfig], tmp_path: Path) -> dict[st
     return _train_and_export(tiny_cfg(*TINY_AUDIO), tmp_path / "audio")
 
 
-def _check_parity(exported: dict[str, Any], spec: InputSpec, kinds: tuple[str, ...]) -> None:
+def _check_parity(exported: dict[str, Any], spec: InputContract, kinds: tuple[str, ...]) -> None:
     model, out = exported["model"], exported["out"]
     session = ort.InferenceSession(str(out / "best.onnx"), providers=["CPUExecutionProvider"])
     (onnx_input,) = session.get_inputs()
@@ -99,19 +102,20 @@ def _metadata(exported: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_clip_model_exports_clips_with_dynamic_batch(clip_export: dict[str, Any]) -> None:
-    spec = InputSpec.from_detector(clip_export["model"])
-    assert spec.frames == 3 and spec.clip_stride == 1 and spec.modality == "image"
-    assert spec.shape("batch") == ("batch", 3, 3, spec.image_size, spec.image_size)
+    spec = clip_export["model"].contract
+    assert spec.clip_len == 3 and spec.clip_stride == 1 and spec.modality == "face" and spec.input_key == "clip"
+    assert spec.shape("batch") == ("batch", 3, 3, spec.size, spec.size)
     _check_parity(clip_export, spec, ("normal", "faces"))
     for meta in _metadata(clip_export).values():
-        assert meta["modality"] == "image" and meta["clip_len"] == 3 and meta["clip_stride"] == 1
-        assert meta["input_shape"] == ["batch", 3, 3, spec.image_size, spec.image_size]
+        assert meta["modality"] == "face" and meta["clip_len"] == 3 and meta["clip_stride"] == 1
+        assert meta["input_shape"] == ["batch", 3, 3, spec.size, spec.size]
+        assert InputContract.from_dict(meta["input_contract"]) == spec  # the whole contract travels
         assert meta["input_layout"].startswith("NTCHW") and "sample_rate" not in meta
 
 
 def test_audio_model_exports_waveforms(audio_export: dict[str, Any]) -> None:
-    spec = InputSpec.from_detector(audio_export["model"])
-    assert spec.sample_rate == 16000 and spec.frames is None and spec.modality == "audio"
+    spec = audio_export["model"].contract
+    assert spec.sample_rate == 16000 and spec.clip_len is None and spec.modality == "audio"
     assert spec.shape(2) == (2, 8000)
     speech = make_inputs(spec, 2, "speech", np.random.default_rng(0))
     assert speech.dtype == torch.float32 and speech.abs().max() <= 1 and speech.std() > 0.01
@@ -120,3 +124,4 @@ def test_audio_model_exports_waveforms(audio_export: dict[str, Any]) -> None:
         assert meta["modality"] == "audio" and meta["sample_rate"] == 16000 and meta["num_samples"] == 8000
         assert meta["input_shape"] == ["batch", 8000] and meta["input_size"] == 8000
         assert meta["backbone"] == "LCNN" and "clip_len" not in meta
+        assert InputContract.from_dict(meta["input_contract"]) == spec

@@ -10,10 +10,11 @@ import pytest
 import timm
 import torch
 
-from dfdet.export import ExportError, InputSpec, LogitNet, config_sha256, export_onnx, make_inputs, max_abs_diff
+from dfdet.contract import InputContract
+from dfdet.export import ExportError, LogitNet, config_sha256, export_onnx, make_inputs, max_abs_diff
 from dfdet.utils.hashing import from_string_props, to_string_props
 
-SPEC = InputSpec(image_size=48, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+SPEC = InputContract(modality="face", size=48, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
 
 
 def test_inputs_have_the_model_layout_and_are_reproducible() -> None:
@@ -21,7 +22,7 @@ def test_inputs_have_the_model_layout_and_are_reproducible() -> None:
     assert normal.shape == (3, 3, 48, 48) and normal.dtype == torch.float32
     faces = make_inputs(SPEC, 2, "faces", np.random.default_rng(0))
     assert faces.shape == (2, 3, 48, 48) and faces.dtype == torch.float32
-    pixels = faces * torch.tensor(SPEC.std).view(3, 1, 1) + torch.tensor(SPEC.mean).view(3, 1, 1)
+    pixels = faces * torch.tensor(SPEC.std or ()).view(3, 1, 1) + torch.tensor(SPEC.mean or ()).view(3, 1, 1)
     assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5  # normalised [0, 1] images
     assert pixels.std() > 0.05  # not a flat image
     torch.testing.assert_close(faces, make_inputs(SPEC, 2, "faces", np.random.default_rng(0)))
@@ -30,7 +31,7 @@ def test_inputs_have_the_model_layout_and_are_reproducible() -> None:
 
 
 def test_clip_inputs_have_a_time_axis() -> None:
-    clip = InputSpec(image_size=32, mean=(0.5,) * 3, std=(0.5,) * 3, frames=4)
+    clip = InputContract(modality="face", size=32, mean=(0.5,) * 3, std=(0.5,) * 3, clip_len=4)
     assert clip.layout == "NTCHW" and clip.shape("batch") == ("batch", 4, 3, 32, 32)
     assert make_inputs(clip, 2, "faces", np.random.default_rng(0)).shape == (2, 4, 3, 32, 32)
 

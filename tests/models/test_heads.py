@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from dfdet.contract import ContractError, InputContract
 from dfdet.data.datasets import clip_starts
 from dfdet.models import DeepfakeDetector, build_backbone
 from dfdet.models.heads import AttentionHead, MeanHead, RecurrentHead, TemporalConvHead, TransformerHead
@@ -36,9 +37,17 @@ def test_head_shapes_and_gradients(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["lstm", "transformer"])
 def test_clip_model_forward(name: str) -> None:
-    model = DeepfakeDetector(build_backbone("test_efficientnet"), optimizer=torch.optim.SGD, head=HEADS[name])
+    contract = InputContract(modality="face", size=64, clip_len=4)
+    model = DeepfakeDetector(build_backbone("test_efficientnet"), torch.optim.SGD, input=contract, head=HEADS[name])
     logits = model.eval()(torch.randn(2, 4, 3, 64, 64))
     assert logits.shape == (2,)
+
+
+def test_head_and_contract_must_agree() -> None:
+    with pytest.raises(ContractError, match="temporal head needs clips"):
+        DeepfakeDetector(build_backbone("test_efficientnet"), torch.optim.SGD, head=HEADS["mean"])
+    with pytest.raises(ContractError, match="no temporal head"):
+        DeepfakeDetector(build_backbone("test_efficientnet"), torch.optim.SGD, input={"size": 64, "clip_len": 4})
 
 
 def test_clip_starts() -> None:
@@ -50,7 +59,7 @@ def test_clip_starts() -> None:
 def test_clip_training_through_config(
     tiny_cfg, tiny_synthetic, compose_cfg, data_dir: Path, tmp_path: Path, head: str
 ) -> None:
-    metrics = train(tiny_cfg(f"model/head={head}", "data.clip_len=3", "data.clip_stride=1"))
+    metrics = train(tiny_cfg(f"model/head={head}", "model.input.clip_len=3", "model.input.clip_stride=1"))
     assert 0 <= metrics["test/video_auc"] <= 1
     import pandas as pd
 

@@ -12,7 +12,7 @@ def test_clip_model_scores_consecutive_frames(
     make_predictor, write_checkpoint, media: dict[str, Path], tmp_path: Path
 ) -> None:
     ckpt = write_checkpoint(
-        tmp_path / "clip.ckpt", "model=tiny", "model/head=mean", "data.clip_len=4", "data.clip_stride=2"
+        tmp_path / "clip.ckpt", "model=tiny", "model/head=mean", "model.input.clip_len=4", "model.input.clip_stride=2"
     )
     predictor = make_predictor(ckpt, explain_frames=2)
     assert predictor.info.clip_len == 4 and predictor.info.clip_stride == 2

@@ -37,6 +37,6 @@ def test_presets_and_dataset_pass_landmarks(tmp_path, preset: str, expected: flo
     train = manifest[manifest["split"] == "train"].reset_index(drop=True)
     transform.face_cutout_p = 1.0
     dataset = FrameDataset(train, np.zeros(len(train), dtype=np.int64), transform)
-    assert dataset.landmarks is not None and dataset[0]["input"].shape == (3, 64, 64)
+    assert dataset.landmarks is not None and dataset[0]["image"].shape == (3, 64, 64)
     no_landmarks = FrameDataset(pd.DataFrame(train.drop(columns=["landmarks"])), np.zeros(len(train)), transform)
-    assert no_landmarks.landmarks is None and no_landmarks[0]["input"].shape == (3, 64, 64)
+    assert no_landmarks.landmarks is None and no_landmarks[0]["image"].shape == (3, 64, 64)

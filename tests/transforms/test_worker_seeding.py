@@ -20,7 +20,7 @@ def _batches(path: Path, seed: int) -> list[torch.Tensor]:
     dataset = FrameDataset(frames, np.zeros(16, dtype=np.int64), transform)
     torch.manual_seed(seed)
     loader = DataLoader(dataset, batch_size=1, num_workers=2, worker_init_fn=seed_worker)
-    return [batch["input"][0] for batch in loader]
+    return [batch["image"][0] for batch in loader]
 
 
 def test_workers_differ_and_runs_repeat(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
-"""The LightningDataModule shared by every image dataset: a manifest source, transforms and loaders."""
+"""The one LightningDataModule: a source's manifest, split by its ``split`` column, read by an item reader."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,66 +10,91 @@ import lightning as L
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import DataLoader, WeightedRandomSampler
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
-from dfdet.data.datasets import ClipDataset, FrameDataset
-from dfdet.data.manifest import read_manifest, split_frames, video_keys
-from dfdet.data.sources import ManifestSource
+from dfdet.data.manifest import SPLITS, split_frames, validate_manifest, video_keys
+from dfdet.data.readers import KEYS, ItemReader
+from dfdet.data.sources import Source
 from dfdet.data.synthesis import FakeSynthesis, SynthesizedFrameDataset
-from dfdet.errors import ManifestError
+from dfdet.errors import DfdetError, ManifestError
 from dfdet.transforms import seed_worker
+from dfdet.transforms.audio import AudioAugment
+
+
+class DataConfigError(DfdetError):
+    """A data option that does not fit the data's modality or reader."""
 
 
 class DeepfakeDataModule(L.LightningDataModule):
-    """Frames of one dataset, split by the manifest's ``split`` column.
+    """Items of one dataset of any modality, split by the manifest's ``split`` column, as dict batches.
+
+    Batches hold the reader's input (``image``, ``clip`` or ``audio``, see :mod:`dfdet.data.readers`), ``label``
+    (B,) float (1 = fake), ``video_idx`` (B,) long (the video or utterance) and ``frame_index`` (B,) long.
 
     Args:
-        source: provides the manifest (synthetic generator or a preprocessed dataset).
-        train_transform: augmentation + normalisation for training frames.
-        eval_transform: normalisation for validation/test frames.
-        batch_size: frames per batch.
+        source: lists the items (:class:`~dfdet.data.sources.Source`: synthetic, preprocessed face crops, audio).
+        reader: makes one split's dataset from its rows (frames, clips, audio windows).
+        modality: the data's modality (``face``, ``image``, ``audio``): checked against the model's input
+            contract by every entry point, and against the reader here.
+        train_transform: augmentation for training items (an image pipeline, or an audio augmentation); None: the
+            evaluation transform.
+        eval_transform: normalisation of validation/test items (images); None for audio.
+        batch_size: items per batch.
         num_workers: DataLoader worker processes.
         pin_memory: pin host memory (useful on GPU).
-        check_files: verify up front that every crop listed in the manifest exists.
+        check_files: verify up front that every file listed in the manifest exists.
         root: the dataset's release folder (``data.root``, which the source reads); kept for provenance.
-        clip_len: None for frame items; T for clip items of T consecutive sampled frames (temporal heads).
-        clip_stride: frames between clip starts.
-        synthesis: on-the-fly fake synthesis for training (``synthesis=sbi``); None: the dataset's own fakes.
+        synthesis: on-the-fly fake synthesis for training frames (``synthesis=sbi``); None: the dataset's own fakes.
         balance: draw training items with a class-balanced ``WeightedRandomSampler`` (each class weighted by the
             inverse of its count, with replacement, one epoch = as many items as the train split), e.g. for
             FaceForensics++'s 4-5 fakes per real; False shuffles uniformly.
+        seed: seeds the training reader's generator in the main process (audio crops); workers reseed from the
+            run seed.
     """
 
     def __init__(
         self,
-        source: ManifestSource,
-        train_transform: Callable[[np.ndarray], torch.Tensor],
-        eval_transform: Callable[[np.ndarray], torch.Tensor],
+        source: Source,
+        reader: ItemReader,
+        modality: str = "face",
+        train_transform: Callable | None = None,
+        eval_transform: Callable | None = None,
         batch_size: int = 64,
         num_workers: int = 0,
         pin_memory: bool = False,
         check_files: bool = True,
         root: str | None = None,
-        clip_len: int | None = None,
-        clip_stride: int = 1,
         synthesis: FakeSynthesis | None = None,
         balance: bool = False,
+        seed: int | None = None,
     ) -> None:
         super().__init__()
+        if reader.key not in KEYS.get(modality, ()):
+            raise DataConfigError(f"a {type(reader).__name__} ({reader.key} items) cannot read {modality} data")
+        if synthesis is not None and reader.key != "image":
+            raise DataConfigError(
+                f"synthesis=... makes fake face frames and does not apply to {reader.key} items: use synthesis=none"
+            )
+        if reader.key == "audio" and train_transform is not None and not isinstance(train_transform, AudioAugment):
+            raise DataConfigError(
+                f"data.train_transform is a {type(train_transform).__name__}, not an audio augmentation: audio data "
+                "takes dfdet.transforms.audio.AudioAugment or null (do not combine augment=... with audio data)"
+            )
         self.source = source
-        self.train_transform = train_transform
+        self.reader = reader
+        self.modality = modality
+        self.train_transform = train_transform if train_transform is not None else eval_transform
         self.eval_transform = eval_transform
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         self.check_files = check_files
         self.root = root
-        self.clip_len = clip_len
-        self.clip_stride = clip_stride
         self.synthesis = synthesis
         self.balance = balance
+        self.seed = seed
         self.manifest: pd.DataFrame | None = None
-        self.datasets: dict[str, FrameDataset | ClipDataset | SynthesizedFrameDataset] = {}
+        self.datasets: dict[str, Dataset] = {}
 
     def check(self) -> None:
         """Fails fast, with one clear message, when the data is missing or malformed."""
@@ -80,35 +106,63 @@ class DeepfakeDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.manifest is not None:
             return
-        manifest = read_manifest(self.source.manifest_path(), check_files=self.check_files)
-        manifest["video_idx"] = pd.Categorical(video_keys(manifest)).codes.astype(np.int64)
+        manifest = self.source.manifest().reset_index(drop=True)
+        id_column = self.source.id_column
+        validate_manifest(manifest, where=self.source.name, id_column=id_column)
+        if self.check_files:
+            missing = [p for p in manifest["path"] if not os.path.exists(p)]
+            if missing:
+                raise ManifestError(
+                    f"{self.source.name}: {len(missing)} of {len(manifest)} listed files are missing, e.g. {missing[0]}"
+                )
+        if "frame_index" not in manifest.columns:
+            manifest["frame_index"] = 0  # one item per utterance or image
+        keys = video_keys(manifest, id_column)
+        if self.reader.key == "audio" and keys.duplicated().any():
+            raise ManifestError(
+                f"{self.source.name}: {id_column} is not unique, e.g. {keys[keys.duplicated()].iloc[0]}"
+            )
+        manifest["video_idx"] = pd.Categorical(keys).codes.astype(np.int64)
         self.manifest = manifest
-        for split in ("train", "val", "test"):
-            if (manifest["split"] == split).any():
-                rows = split_frames(manifest, split)
-                transform = self.train_transform if split == "train" else self.eval_transform
-                if split == "train" and self.synthesis is not None:
-                    self.datasets[split] = SynthesizedFrameDataset(
-                        rows, rows["video_idx"].to_numpy(), transform, self.synthesis
-                    )
-                elif self.clip_len:
-                    self.datasets[split] = ClipDataset(
-                        rows, rows["video_idx"].to_numpy(), transform, self.clip_len, self.clip_stride
-                    )
-                else:
-                    self.datasets[split] = FrameDataset(rows, rows["video_idx"].to_numpy(), transform)
+        for split in SPLITS:
+            if not (manifest["split"] == split).any():
+                continue
+            rows = split_frames(manifest, split)
+            train = split == "train"
+            video_idx = rows["video_idx"].to_numpy()
+            if train and self.synthesis is not None:
+                transform = self.train_transform or self.eval_transform
+                if transform is None:
+                    raise DataConfigError("fake synthesis needs an image transform (data.eval_transform)")
+                self.datasets[split] = SynthesizedFrameDataset(rows, video_idx, transform, self.synthesis)
+                continue
+            transform = self.train_transform if train else self.eval_transform
+            self.datasets[split] = self.reader.dataset(rows, video_idx, transform, train, self.seed)
+
+    def _manifest(self) -> pd.DataFrame:
+        self.setup()
+        assert self.manifest is not None
+        return self.manifest
+
+    def _labels(self, split: str) -> torch.Tensor:
+        labels: torch.Tensor = getattr(self._dataset(split), "labels")  # noqa: B009 - every dataset here has labels
+        return labels
 
     def class_counts(self) -> tuple[int, int]:
-        """Numbers of real and fake training frames."""
-        self.setup()
-        labels = self.datasets["train"].labels
+        """Numbers of real and fake training items."""
+        labels = self._labels("train")
         return int((labels == 0).sum()), int((labels == 1).sum())
 
     def video_names(self) -> list[str]:
-        """``dataset/video_id`` for each ``video_idx`` (index into this list)."""
-        self.setup()
-        assert self.manifest is not None
-        return list(pd.Categorical(video_keys(self.manifest)).categories)
+        """``dataset/<id>`` (video or utterance) for each ``video_idx`` (index into this list)."""
+        return list(pd.Categorical(video_keys(self._manifest(), self.source.id_column)).categories)
+
+    def methods(self) -> np.ndarray:
+        """The ``method`` (``real``, or the manipulation / attack id) of each ``video_idx``, shape (V,) of str."""
+        manifest = self._manifest()
+        by_idx = np.empty(int(manifest["video_idx"].max()) + 1, dtype=object)
+        by_idx[manifest["video_idx"].to_numpy()] = manifest["method"].astype(str).to_numpy()
+        return by_idx
 
     def video_files(self, split: str) -> dict[str, Path]:
         """The source video of each video of ``split``, by ``dataset/video_id`` (from the manifest's ``source``
@@ -118,24 +172,28 @@ class DeepfakeDataModule(L.LightningDataModule):
             ManifestError: the data has no source videos (the synthetic set, or a manifest without ``source``), or
                 the split has no rows.
         """
-        self.setup()
-        assert self.manifest is not None
+        manifest = self._manifest()
         resolve = getattr(self.source, "video_file", None)
-        if resolve is None or "source" not in self.manifest.columns:
+        if resolve is None or "source" not in manifest.columns:
             raise ManifestError(
                 f"{type(self.source).__name__} has no source videos: audio-visual evaluation needs a dataset "
                 "preprocessed from video files (data=ffpp|celebdf|dfdc|folder, see docs/preprocessing.md)"
             )
-        videos = split_frames(self.manifest, split).drop_duplicates(["dataset", "video_id"])
+        videos = split_frames(manifest, split).drop_duplicates(["dataset", "video_id"])
         sources = dict(zip(video_keys(videos), videos["source"].astype(str), strict=True))
         return {name: resolve(source) for name, source in sorted(sources.items())}
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _dataset(self, split: str) -> Dataset:
+        manifest = self._manifest()
         if split not in self.datasets:
-            split_frames(self.manifest, split)  # raises the clear "no rows" error
+            split_frames(manifest, split)  # raises the clear "no rows" error
+        return self.datasets[split]
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        dataset = self._dataset(split)
         sampler = self._balanced_sampler(split) if shuffle and self.balance else None
         return DataLoader(
-            self.datasets[split],
+            dataset,
             batch_size=self.batch_size,
             shuffle=shuffle and sampler is None,
             sampler=sampler,
@@ -143,12 +201,12 @@ class DeepfakeDataModule(L.LightningDataModule):
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
             worker_init_fn=seed_worker,
-            drop_last=shuffle and len(self.datasets[split]) > self.batch_size,
+            drop_last=shuffle and len(dataset) > self.batch_size,  # type: ignore[arg-type]
         )
 
     def _balanced_sampler(self, split: str) -> WeightedRandomSampler:
         """Samples items with probability inversely proportional to the size of their class (labels 0/1)."""
-        labels = self.datasets[split].labels.long()
+        labels = self._labels(split).long()
         counts = torch.bincount(labels, minlength=2).clamp(min=1).double()
         weights = (1.0 / counts)[labels].tolist()
         return WeightedRandomSampler(weights, num_samples=len(labels), replacement=True)

@@ -11,6 +11,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from dfdet.data.audio.crops import fixed_crop
+from dfdet.data.audio.io import load_audio
 from dfdet.errors import ManifestError
 
 if TYPE_CHECKING:
@@ -34,7 +36,7 @@ class FrameDataset(Dataset):
         video_idx: integer id of each row's video, shape (len(frames),), stable across splits.
         transform: maps an RGB uint8 array to a float tensor (3, S, S).
 
-    Items are dicts: ``input`` (3, S, S) float, ``label`` () float (1 = fake), ``video_idx`` () long,
+    Items are dicts: ``image`` (3, S, S) float, ``label`` () float (1 = fake), ``video_idx`` () long,
     ``frame_index`` () long. A broken file raises; it is never silently replaced by another sample.
     """
 
@@ -59,7 +61,7 @@ class FrameDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return {
-            "input": self._transform(i),
+            "image": self._transform(i),
             "label": self.labels[i],
             "video_idx": self.video_idx[i],
             "frame_index": self.frame_index[i],
@@ -88,7 +90,7 @@ class ClipDataset(Dataset):
         clip_len: frames per clip (T).
         stride: frames between clip starts.
 
-    Items: ``input`` (T, 3, S, S), ``label`` () float (the video's), ``video_idx`` () long, ``frame_index`` () long
+    Items: ``clip`` (T, 3, S, S), ``label`` () float (the video's), ``video_idx`` () long, ``frame_index`` () long
     (the first frame's index in the source video), so clip scores aggregate to video scores like frame scores do.
     """
 
@@ -113,8 +115,61 @@ class ClipDataset(Dataset):
         paths, label, vid, first = self.clips[i]
         frames = np.stack([load_rgb(p) for p in paths])
         return {
-            "input": self.transform.clip(frames),
+            "clip": self.transform.clip(frames),
             "label": torch.tensor(label),
             "video_idx": torch.tensor(vid),
             "frame_index": torch.tensor(first),
+        }
+
+
+class AudioDataset(Dataset):
+    """One item per manifest row (one utterance).
+
+    Args:
+        rows: manifest rows with absolute ``path``, ``label``.
+        video_idx: integer id of each row's utterance, shape (len(rows),), stable across splits.
+        num_samples: crop length in samples.
+        sample_rate: decode/resample to this rate, Hz.
+        rng: random crops and augmentation (training); None gives deterministic first-window crops (evaluation).
+            Dataloader workers reseed it (:meth:`reseed`, called by :func:`~dfdet.transforms.seed_worker`).
+        augment: optional waveform augmentation applied after cropping (training only).
+
+    Items are dicts: ``audio`` (num_samples,) float32, ``label`` () float (1 = fake), ``video_idx`` () long (the
+    utterance), ``frame_index`` () long (0: one crop per utterance). A broken file raises, naming it.
+    """
+
+    def __init__(
+        self,
+        rows: pd.DataFrame,
+        video_idx: np.ndarray,
+        num_samples: int,
+        sample_rate: int = 16000,
+        rng: np.random.Generator | None = None,
+        augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+    ) -> None:
+        self.paths = rows["path"].tolist()
+        self.labels = torch.tensor(rows["label"].to_numpy(), dtype=torch.float32)
+        self.video_idx = torch.tensor(video_idx, dtype=torch.long)
+        self.num_samples = int(num_samples)
+        self.sample_rate = int(sample_rate)
+        self.rng = rng
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def reseed(self, seed: int) -> None:
+        """Gives this process's copy its own crop/augmentation generator (training datasets only)."""
+        if self.rng is not None:
+            self.rng = np.random.default_rng(seed)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        wave = fixed_crop(load_audio(self.paths[i], self.sample_rate), self.num_samples, self.rng)
+        if self.augment is not None and self.rng is not None:
+            wave = self.augment(wave, self.rng)
+        return {
+            "audio": torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)),
+            "label": self.labels[i],
+            "video_idx": self.video_idx[i],
+            "frame_index": torch.tensor(0, dtype=torch.long),
         }

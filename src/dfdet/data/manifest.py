@@ -18,7 +18,8 @@ import pandas as pd
 
 from dfdet.errors import ManifestError
 
-REQUIRED = ("dataset", "split", "video_id", "label", "method", "frame_index", "path")
+REQUIRED = ("dataset", "split", "video_id", "label", "method", "frame_index", "path")  # frame manifests
+REQUIRED_ANY = ("dataset", "split", "label", "method", "path")  # any manifest, plus its id column
 SPLITS = ("train", "val", "test")
 
 
@@ -47,9 +48,17 @@ def read_manifest(path: str | os.PathLike, check_files: bool = True) -> pd.DataF
     return df
 
 
-def validate_manifest(df: pd.DataFrame, where: str = "manifest") -> None:
-    """Checks columns, labels and splits; raises :class:`ManifestError` listing every problem."""
-    problems = [f"missing column '{c}'" for c in REQUIRED if c not in df.columns]
+def validate_manifest(df: pd.DataFrame, where: str = "manifest", id_column: str = "video_id") -> None:
+    """Checks columns, labels and splits; raises :class:`ManifestError` listing every problem.
+
+    Args:
+        df: the manifest.
+        where: names it in the message.
+        id_column: the column naming each row's group: ``video_id`` for frame manifests (which also need
+            ``frame_index``), ``utt_id`` for utterances.
+    """
+    required = REQUIRED if id_column == "video_id" else (*REQUIRED_ANY, id_column)
+    problems = [f"missing column '{c}'" for c in required if c not in df.columns]
     if not problems:
         bad_labels = set(df["label"].unique()) - {0, 1}
         if bad_labels:

@@ -1,4 +1,5 @@
-"""Where a datamodule's manifest comes from: the built-in synthetic generator or a preprocessed public dataset."""
+"""Where a datamodule's manifest comes from: the :class:`Source` protocol, and the face sources (the built-in synthetic
+generator, a preprocessed public dataset). The audio sources are in :mod:`dfdet.data.audio.sources`."""
 
 from __future__ import annotations
 
@@ -6,21 +7,31 @@ import os
 from pathlib import Path
 from typing import Protocol
 
+import pandas as pd
+
 from dfdet.data.layouts import LAYOUTS, check_layout
+from dfdet.data.manifest import read_manifest
 from dfdet.data.synthetic.generate import SyntheticSpec, ensure_synthetic
 from dfdet.errors import DatasetNotFoundError
 
 
-class ManifestSource(Protocol):
-    """Anything that can check its data, prepare it once, and name the manifest to read."""
+class Source(Protocol):
+    """Anything that can check its data, prepare it once, and list its items.
+
+    ``manifest()`` returns one row per item with the columns ``dataset``, ``split`` (train/val/test), the group
+    column named by ``id_column`` (``video_id`` for frames of videos, ``utt_id`` for utterances), ``label``
+    (0 real, 1 fake), ``method`` (``real`` or the manipulation / attack id) and ``path`` (absolute); frame
+    manifests add ``frame_index`` and may add ``landmarks``, ``box``, ``source`` (see :mod:`dfdet.data.manifest`).
+    """
 
     name: str
+    id_column: str
 
     def check(self) -> None: ...
 
     def prepare(self) -> None: ...
 
-    def manifest_path(self) -> Path: ...
+    def manifest(self) -> pd.DataFrame: ...
 
 
 class SyntheticSource:
@@ -37,6 +48,7 @@ class SyntheticSource:
     """
 
     name = "synthetic"
+    id_column = "video_id"
 
     def __init__(
         self,
@@ -68,6 +80,9 @@ class SyntheticSource:
     def manifest_path(self) -> Path:
         return ensure_synthetic(self.spec, self.cache_dir)
 
+    def manifest(self) -> pd.DataFrame:
+        return read_manifest(self.manifest_path(), check_files=False)  # the datamodule checks files
+
 
 class ReleaseChecker(Protocol):
     """What training needs of a release reader (:mod:`dfdet.preprocess.releases`): its quick structural check."""
@@ -87,6 +102,8 @@ class ProcessedSource:
         release: the release reader that ``preprocess.py`` uses (``data.source.release``); when given, its
             structural check (with its own options, e.g. the compression) replaces the one above.
     """
+
+    id_column = "video_id"
 
     def __init__(
         self,
@@ -122,6 +139,9 @@ class ProcessedSource:
 
     def manifest_path(self) -> Path:
         return self.processed_dir / "manifest.parquet"
+
+    def manifest(self) -> pd.DataFrame:
+        return read_manifest(self.manifest_path(), check_files=False)  # the datamodule checks files
 
     def video_file(self, source: str) -> Path:
         """The file a manifest row's ``source`` names (relative to the release folder, or absolute)."""

@@ -107,7 +107,7 @@ class SynthesizedFrameDataset(Dataset):
                 partner = (load_rgb(other["path"]), _landmarks(other))
             image = self.synthesis(image, _landmarks(row), partner, self.rng)
         return {
-            "input": self.transform(image),
+            "image": self.transform(image),
             "label": torch.tensor(float(fake)),
             "video_idx": self.video_idx[i // 2],
             "frame_index": torch.tensor(int(row["frame_index"])),

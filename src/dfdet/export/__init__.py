@@ -10,7 +10,7 @@ from dfdet.export.formats import (
     read_onnx_metadata,
     read_torchscript_metadata,
 )
-from dfdet.export.inputs import InputSpec, make_inputs, verification_inputs
+from dfdet.export.inputs import input_kinds, make_inputs, model_contract, verification_inputs
 from dfdet.export.metadata import OUTPUT_MEANING, build_metadata, config_sha256
 from dfdet.export.pipeline import ExportOptions, default_output_dir, export_detector, parse_formats
 from dfdet.export.verify import eager_runner, max_abs_diff, seconds_per_batch, verify_runner
@@ -19,7 +19,6 @@ __all__ = [
     "OUTPUT_MEANING",
     "ExportError",
     "ExportOptions",
-    "InputSpec",
     "LogitNet",
     "build_metadata",
     "config_sha256",
@@ -28,10 +27,12 @@ __all__ = [
     "export_detector",
     "export_onnx",
     "export_torchscript",
+    "input_kinds",
     "load_onnx",
     "load_torchscript",
     "make_inputs",
     "max_abs_diff",
+    "model_contract",
     "parse_formats",
     "read_onnx_metadata",
     "read_torchscript_metadata",

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from dfdet import __version__
-from dfdet.export.inputs import InputSpec
+from dfdet.contract import InputContract
 from dfdet.utils.hashing import file_sha256
 
 INPUT_NAME = "input"
@@ -32,7 +32,7 @@ def config_sha256(config: Mapping[str, Any]) -> str:
 
 def build_metadata(
     config: Mapping[str, Any],
-    spec: InputSpec,
+    spec: InputContract,
     threshold: float,
     threshold_source: str,
     checkpoint: str | os.PathLike | None = None,
@@ -41,7 +41,8 @@ def build_metadata(
 
     Args:
         config: the resolved training config stored in the checkpoint.
-        spec: the model's input layout.
+        spec: the model's input contract, written whole as ``input_contract`` (JSON) and, for readers that predate
+            it, as the flat keys ``input_size``, ``mean``, ``std``, ``clip_len``, ``sample_rate``...
         threshold: decision threshold on the fake probability (``sigmoid(logit)``).
         threshold_source: where it comes from: ``validation`` (chosen on the validation split) or ``config``.
         checkpoint: the checkpoint file the weights come from (its name and sha256 are recorded).
@@ -53,27 +54,20 @@ def build_metadata(
     model_cfg = config.get("model", {})
     net_cfg = model_cfg.get("net", {}) or {}
     backbone = net_cfg.get("name") or str(net_cfg.get("_target_", "unknown")).rsplit(".", 1)[-1]
-    side = spec.image_size
-    if spec.sample_rate is not None:
-        rate = spec.sample_rate
-        preprocessing = (
-            f"mono waveform resampled to {rate} Hz, float32 in [-1, 1], cropped or padded to {side} samples "
-            "(the front-end runs inside the graph)"
-        )
-        layout = f"{spec.layout} float32 waveform"
-    else:
-        preprocessing = f"RGB face crop resized to {side}x{side}, scaled to [0, 1], then (x - mean) / std"
-        layout = f"{spec.layout} float32 RGB"
+    audio = spec.modality == "audio"
+    side = int((spec.num_samples if audio else spec.size) or 0)
+    layout = f"{spec.layout} float32 " + ("waveform" if audio else "RGB")
     meta: dict[str, Any] = {
         "backbone": backbone,
         "modality": spec.modality,
+        "input_contract": spec.to_dict(),
         "input_name": INPUT_NAME,
         "input_shape": list(spec.shape("batch")),
         "input_size": side,
         "input_layout": layout,
-        "preprocessing": preprocessing,
-        "mean": list(spec.mean),
-        "std": list(spec.std),
+        "preprocessing": spec.describe(),
+        "mean": list(spec.mean or (0.0,)),
+        "std": list(spec.std or (1.0,)),
         "output_name": OUTPUT_NAME,
         "output_shape": ["batch"],
         "output": OUTPUT_MEANING,
@@ -86,10 +80,10 @@ def build_metadata(
         "version": __version__,
         "torch_version": torch.__version__,
     }
-    if spec.frames is not None:
-        meta["clip_len"] = spec.frames
-        meta["clip_stride"] = spec.clip_stride or spec.frames
-    if spec.sample_rate is not None:
+    if spec.clip_len is not None:
+        meta["clip_len"] = spec.clip_len
+        meta["clip_stride"] = spec.clip_stride
+    if audio:
         meta["sample_rate"] = spec.sample_rate
         meta["num_samples"] = side
     if checkpoint is not None:

@@ -25,7 +25,7 @@ from dfdet.export.formats import (
     export_onnx,
     export_torchscript,
 )
-from dfdet.export.inputs import InputSpec, make_inputs, verification_inputs
+from dfdet.export.inputs import make_inputs, model_contract, verification_inputs
 from dfdet.export.metadata import build_metadata
 from dfdet.export.verify import eager_runner, seconds_per_batch, verify_runner
 from dfdet.models.detector import DeepfakeDetector
@@ -185,7 +185,7 @@ def export_detector(
     Raises:
         ExportError: an artifact does not match eager PyTorch within ``options.atol``.
     """
-    spec = InputSpec.from_detector(model, config)
+    spec = model_contract(model)
     source = "config" if getattr(model, "fixed_threshold", None) is not None else "validation"
     base = build_metadata(config, spec, float(model.get_buffer("threshold")), source, checkpoint)
     base.setdefault("name", name)

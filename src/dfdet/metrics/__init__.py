@@ -1,25 +1,24 @@
-"""Frame- and video-level metrics for deepfake detection (probabilities in, 1 = fake)."""
+"""Frame- and video-level metrics for deepfake detection (probabilities in, 1 = fake).
 
-from dfdet.metrics.binary import FRAME_METRIC_KEYS, VIDEO_METRIC_KEYS, BinaryEER, VideoMetrics, build_frame_metrics
-from dfdet.metrics.detection import DetectionMetrics
-from dfdet.metrics.functional import (
-    AGGREGATION_METHODS,
-    aggregate_by_video,
-    binary_eer,
-    binary_eer_threshold,
-    binary_scores,
-)
+Names are imported lazily, so that the ONNX predictor can use :func:`~dfdet.metrics.fusion.late_fusion` without
+importing torchmetrics.
+"""
 
-__all__ = [
-    "AGGREGATION_METHODS",
-    "FRAME_METRIC_KEYS",
-    "VIDEO_METRIC_KEYS",
-    "BinaryEER",
-    "DetectionMetrics",
-    "VideoMetrics",
-    "aggregate_by_video",
-    "binary_eer",
-    "binary_eer_threshold",
-    "binary_scores",
-    "build_frame_metrics",
-]
+from __future__ import annotations
+
+from dfdet.utils.lazy import lazy_exports
+
+_EXPORTS = {
+    "DetectionMetrics": "dfdet.metrics.detection",
+    "AGGREGATION_METHODS": "dfdet.metrics.functional",
+    "aggregate_by_video": "dfdet.metrics.functional",
+    "binary_eer": "dfdet.metrics.functional",
+    "binary_eer_threshold": "dfdet.metrics.functional",
+    "binary_scores": "dfdet.metrics.functional",
+    "late_fusion": "dfdet.metrics.fusion",
+    "per_attack_eer": "dfdet.metrics.per_attack",
+}
+__all__ = sorted(_EXPORTS)
+
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)

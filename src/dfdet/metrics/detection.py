@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from dfdet.metrics.functional import AGGREGATION_METHODS, aggregate_by_video, binary_eer_threshold, binary_scores
+from dfdet.metrics.per_attack import per_attack_eer
 
 
 class DetectionMetrics(Metric):
@@ -23,6 +26,11 @@ class DetectionMetrics(Metric):
         aggregation: video score from frame scores: ``mean``, ``max`` or ``topk_mean`` (see
             :func:`~dfdet.metrics.functional.aggregate_by_video`).
         top_k: frames used by ``topk_mean``.
+
+    Attributes:
+        methods: the method (``real`` or the attack / manipulation id) of each ``video_idx``, set from the data
+            (:meth:`set_methods`); when set, :meth:`compute` adds each attack's EER against all real rows
+            (``eer_<attack>``, :func:`~dfdet.metrics.per_attack.per_attack_eer`).
     """
 
     is_differentiable = False
@@ -42,6 +50,11 @@ class DetectionMetrics(Metric):
         self.top_k = top_k
         for name in ("preds", "target", "video_idx", "frame_index"):
             self.add_state(name, default=[], dist_reduce_fx="cat")
+        self.methods: np.ndarray | None = None
+
+    def set_methods(self, methods: Sequence[str] | np.ndarray | None) -> None:
+        """The method of each ``video_idx`` (index into ``methods``); None: no per-attack EER."""
+        self.methods = None if methods is None else np.asarray(methods, dtype=object)
 
     def update(self, preds: Tensor, target: Tensor, video_idx: Tensor, frame_index: Tensor | None = None) -> None:
         """Args: preds (B,) fake-probabilities; target (B,) labels (1 = fake); video_idx (B,); frame_index (B,)."""
@@ -85,5 +98,9 @@ class DetectionMetrics(Metric):
             if abs(float(threshold) - 0.5) > 1e-12:
                 at_half = binary_scores(p, y, 0.5)
                 out.update({f"{prefix}{k}@0.5": at_half[k] for k in ("acc", "precision", "recall", "f1")})
+        if self.methods is not None and rows["preds"].numel():
+            methods = self.methods[rows["video_idx"].cpu().numpy()]
+            for attack, eer in per_attack_eer(rows["preds"], rows["target"], methods).items():
+                out[f"eer_{attack}"] = torch.tensor(eer)
         out["threshold"] = torch.tensor(float(threshold))
         return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from dfdet import __version__
+from dfdet.contract import ContractError, InputContract
 from dfdet.metrics import DetectionMetrics
 from dfdet.metrics.report import write_report
 from dfdet.models.losses import BinaryCrossEntropy
@@ -32,18 +33,21 @@ class TimmNet(Protocol):
 
 
 class DeepfakeDetector(L.LightningModule):
-    """Binary real/fake detector over face crops.
+    """Binary real/fake detector over face crops, whole images or waveforms.
 
     The network returns logits (fake = positive class); probabilities, video aggregation and the decision threshold
-    live here, outside the network, so exported models stay plain.
+    live here, outside the network, so exported models stay plain. The model owns its input contract
+    (:class:`~dfdet.contract.InputContract`): it reads ``batch[contract.input_key]`` (``image``, ``clip`` or
+    ``audio``), and data, export and prediction read the contract from it.
 
     Args:
-        net: maps (B, 3, H, W) to (B, 1) or (B,) logits (a timm model for clip models: its pooled features are used).
+        net: maps (B, 3, H, W) to (B, 1) or (B,) logits (a timm model for clip models: its pooled features are used);
+            audio networks map waveforms (B, N).
         optimizer: partial optimizer taking the parameters.
         scheduler: partial LR scheduler taking the optimizer, stepped each epoch; None for a constant LR.
         loss: loss on (logits, targets); BCE when None.
-        image_size: input side in pixels (recorded for data, export and prediction).
-        mean, std: input normalisation (recorded likewise).
+        input: the input contract (``model.input``): modality, size or sample count, normalisation, clip length.
+            Stored as a plain dict in the checkpoint's hyperparameters.
         video_aggregation: how frame scores become a video score: ``mean``, ``max`` or ``topk_mean``.
         top_k: frames used by ``topk_mean``.
         threshold: decision threshold on the fake probability; None selects it on the validation split each epoch
@@ -69,9 +73,7 @@ class DeepfakeDetector(L.LightningModule):
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
         loss: nn.Module | None = None,
-        image_size: int = 224,
-        mean: Sequence[float] = (0.485, 0.456, 0.406),
-        std: Sequence[float] = (0.229, 0.224, 0.225),
+        input: InputContract | Mapping[str, Any] | None = None,
         video_aggregation: str = "mean",
         top_k: int = 5,
         threshold: float | None = None,
@@ -80,8 +82,15 @@ class DeepfakeDetector(L.LightningModule):
         head: Callable[[int], nn.Module] | None = None,
     ) -> None:
         super().__init__()
-        mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)  # plain types in checkpoints
-        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler", "loss", "head"])
+        if input is None:
+            input = InputContract(modality="face", size=224)
+        self.contract = input if isinstance(input, InputContract) else InputContract.from_dict(input)
+        if head is not None and self.contract.clip_len is None:
+            raise ContractError("a temporal head needs clips: set model.input.clip_len (model/head=... does)")
+        if head is None and self.contract.clip_len is not None:
+            raise ContractError("model.input.clip_len is set but the model has no temporal head (model/head=none)")
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler", "loss", "head", "input"])
+        self.hparams["input"] = self.contract.to_dict()  # plain types: checkpoints load with weights_only=True
         self.net = net
         self.head = head(int(cast(TimmNet, net).num_features)) if head is not None else None
         self.optimizer_factory = optimizer
@@ -99,7 +108,8 @@ class DeepfakeDetector(L.LightningModule):
         object.__setattr__(self, "_compiled_net", torch.compile(self.net) if compile else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Args: x normalised images (B, 3, H, W), or clips (B, T, 3, H, W) with a head. Returns logits (B,)."""
+        """Args: x normalised images (B, 3, H, W), clips (B, T, 3, H, W) with a head, or waveforms (B, N) for audio
+        networks (the contract's layout). Returns logits (B,)."""
         batch = x.shape[0]
         if self.head is not None:
             x = x.flatten(0, 1)  # (B * T, 3, H, W)
@@ -113,10 +123,18 @@ class DeepfakeDetector(L.LightningModule):
         return self.head(feats.reshape(batch, -1, feats.shape[-1])).reshape(batch)
 
     def setup(self, stage: str) -> None:
-        # Duck-typed: any loss with set_class_counts(), any datamodule with class_counts().
+        # Duck-typed: any loss with set_class_counts(), any datamodule with class_counts() and methods().
         datamodule: Any = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if stage == "fit" and hasattr(self.loss_fn, "set_class_counts") and hasattr(datamodule, "class_counts"):
             cast(Any, self.loss_fn).set_class_counts(*datamodule.class_counts())
+        if hasattr(datamodule, "methods"):
+            self.set_methods(datamodule.methods())
+
+    def set_methods(self, methods: Any) -> None:
+        """The method (``real`` or attack id) of each ``video_idx``: val/test metrics then add each attack's EER
+        (``<stage>/eer_<attack>``)."""
+        for stage in self.eval_metrics:
+            self.stage_metrics(stage).set_methods(methods)
 
     def on_train_epoch_start(self) -> None:
         # Frozen layers (fine-tuning with freeze_backbone) keep their batch-norm statistics too.
@@ -126,8 +144,18 @@ class DeepfakeDetector(L.LightningModule):
                 if params and not any(p.requires_grad for p in params):
                     module.eval()
 
+    def inputs(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The batch entry this model consumes (``batch[contract.input_key]``), with one clear error otherwise."""
+        key = self.contract.input_key
+        if key not in batch:
+            named = sorted(k for k in batch if k not in ("label", "video_idx", "frame_index"))
+            raise KeyError(
+                f"the model reads batch['{key}'] ({self.contract.modality} input) but the data gives {named}"
+            )
+        return batch[key]
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
-        logits = self(batch["input"])
+        logits = self(self.inputs(batch))
         loss = self.loss_fn(logits, batch["label"])
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits))
         return loss
@@ -137,7 +165,7 @@ class DeepfakeDetector(L.LightningModule):
         return cast(DetectionMetrics, self.eval_metrics[stage])
 
     def _eval_step(self, stage: str, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        logits = self(batch["input"])
+        logits = self(self.inputs(batch))
         loss = self.loss_fn(logits, batch["label"])
         self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=stage == "val", batch_size=len(logits), sync_dist=True)
         probs = torch.sigmoid(logits.float())

@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from dfdet.errors import CheckpointError, find_user_error
+from dfdet.legacy import upgrade_config
 from dfdet.models.detector import DeepfakeDetector, TimmNet
 
 
@@ -32,30 +33,22 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return ckpt
 
 
-DEFAULT_SAMPLE_RATE = 16000
-
-
-def audio_sample_rate(config: Any) -> int | None:
-    """The waveform rate in Hz of a detector trained on audio, from its training config; None for a face model.
-
-    Args:
-        config: the training config (a mapping with ``data``): audio runs have ``data.sample_rate`` or an audio
-            data module as ``data._target_``.
-    """
-    data = config.get("data") or {}
-    if "sample_rate" in data or "audio" in str(data.get("_target_", "")).lower():
-        return int(data.get("sample_rate") or DEFAULT_SAMPLE_RATE)
-    return None
+def stored_config(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The training config stored in a checkpoint read by :func:`read_checkpoint`, in today's form (checkpoints
+    written before the input contract are upgraded by :func:`dfdet.legacy.upgrade_config`)."""
+    return upgrade_config(ckpt["dfdet"]["config"] or {})
 
 
 def load_detector(path: str | os.PathLike) -> tuple[DeepfakeDetector, DictConfig]:
     """Rebuilds the model from the training config stored in the checkpoint and loads its weights.
 
     Returns:
-        The model in eval mode (threshold restored) and the training config.
+        The model in eval mode (threshold restored) and the training config (in today's form: see
+        :func:`stored_config`). The model's input contract is ``model.contract``.
     """
     ckpt = read_checkpoint(path)
-    cfg = OmegaConf.create(ckpt["dfdet"]["config"])
+    config = stored_config(ckpt)
+    cfg = OmegaConf.create(config)
     model_cfg = cfg.model.copy()
     if "pretrained" in model_cfg.net:
         model_cfg.net.pretrained = False  # the checkpoint holds the weights; never reach for the hub
@@ -69,7 +62,7 @@ def load_detector(path: str | os.PathLike) -> tuple[DeepfakeDetector, DictConfig
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:
         raise CheckpointError(f"Weights in {path} do not match its config: {exc}") from exc
-    model.run_config = ckpt["dfdet"]["config"]
+    model.run_config = config
     return model.eval(), cfg
 
 

@@ -13,11 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from dfdet.contract import InputContract
+from dfdet.errors import DfdetError
 from dfdet.explain.occlusion import occlusion_map
+from dfdet.legacy import contract_from_metadata
 from dfdet.predict.errors import PredictError
 from dfdet.utils.hashing import file_sha256, from_string_props
 
-REQUIRED_KEYS = ("input_size", "mean", "std", "threshold")
+REQUIRED_KEYS = ("input_size", "threshold")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class ModelInfo:
         clip_stride: sampled frames between clip starts.
         sample_rate: audio models: the waveform rate in Hz.
         explanation_method: ``grad-cam``, ``occlusion`` or None (no explanation available).
+        input: the model's whole input contract (:class:`~dfdet.contract.InputContract` as a dict); the fields
+            above repeat the parts the predictor reads.
     """
 
     name: str
@@ -60,6 +65,27 @@ class ModelInfo:
     clip_stride: int | None = None
     sample_rate: int | None = None
     explanation_method: str | None = None
+    input: dict[str, Any] | None = None
+
+    @staticmethod
+    def contract_fields(contract: InputContract) -> dict[str, Any]:
+        """The fields of a :class:`ModelInfo` that come from the model's input contract."""
+        audio = contract.modality == "audio"
+        return {
+            "modality": contract.modality,
+            "input_size": int((contract.num_samples if audio else contract.size) or 0),
+            "mean": tuple(contract.mean or (0.0,)),
+            "std": tuple(contract.std or (1.0,)),
+            "clip_len": contract.clip_len,
+            "clip_stride": contract.clip_stride,
+            "sample_rate": contract.sample_rate,
+            "input": contract.to_dict(),
+        }
+
+    @property
+    def contract(self) -> InputContract:
+        """The model's input contract."""
+        return InputContract.from_dict(self.input or {})
 
     def public(self) -> dict[str, Any]:
         """The JSON-serialisable description shown in every result."""
@@ -93,26 +119,22 @@ class OnnxModel:
                 f"{path} has no dfdet metadata ({', '.join(missing)} missing): export it with "
                 "`python export.py ckpt_path=... format=onnx`"
             )
-        shape = meta.get("input_shape") or self.session.get_inputs()[0].shape
-        clip = int(meta.get("clip_len") or (shape[1] if len(shape) == 5 else 0)) or None
-        audio = meta.get("modality") == "audio" or "sample_rate" in meta
+        try:
+            contract = contract_from_metadata(meta)
+        except (DfdetError, KeyError, TypeError, ValueError) as exc:
+            raise PredictError(f"{path} has an unreadable input contract in its metadata ({exc})") from exc
+        audio = contract.modality == "audio"
         version = meta.get("version") or str(meta.get("checkpoint_sha256") or file_sha256(self.path))[:12]
         self.info = ModelInfo(
             name=str(meta.get("name") or self.path.stem),
             version=str(version),
             format="onnx",
-            modality="audio" if audio else "face",
             backbone=str(meta.get("backbone", "unknown")),
-            input_size=int(meta["input_size"]),
-            mean=tuple(float(m) for m in meta["mean"]),
-            std=tuple(float(s) for s in meta["std"]),
             threshold=float(meta["threshold"]),
             threshold_source=str(meta.get("threshold_source", "metadata")),
             aggregation=str(meta.get("video_aggregation", "mean")),
             top_k=int(meta.get("top_k", 5)),
-            clip_len=clip,
-            clip_stride=int(meta.get("clip_stride") or clip) if clip else None,
-            sample_rate=int(meta["sample_rate"]) if audio else None,
+            **ModelInfo.contract_fields(contract),
             explanation_method=None if audio else "occlusion",
         )
 
@@ -138,33 +160,25 @@ class CheckpointModel:
         import torch
         from omegaconf import OmegaConf
 
-        from dfdet.models import audio_sample_rate, load_detector
+        from dfdet.models import load_detector
 
         if threads is not None:
             torch.set_num_threads(int(threads))
         self.path = Path(path)
         self.model, cfg = load_detector(path)
-        data = cfg.get("data") or {}
-        sample_rate = audio_sample_rate(cfg)
-        audio = sample_rate is not None
-        clip = int(data.get("clip_len") or 0) if self.model.head is not None else 0
+        contract = self.model.contract
+        audio = contract.modality == "audio"
         metric = self.model.stage_metrics("test")
         self.info = ModelInfo(
             name=self.path.stem,
             version=file_sha256(self.path)[:12],
             format="checkpoint",
-            modality="audio" if audio else "face",
             backbone=str(OmegaConf.select(cfg, "model.net.name", default=None) or type(self.model.net).__name__),
-            input_size=int(self.model.hparams["image_size"]),
-            mean=tuple(float(m) for m in self.model.hparams["mean"]),
-            std=tuple(float(s) for s in self.model.hparams["std"]),
             threshold=float(self.model.get_buffer("threshold")),
             threshold_source="config" if self.model.fixed_threshold is not None else "validation",
             aggregation=str(metric.aggregation),
             top_k=int(metric.top_k),
-            clip_len=clip or None,
-            clip_stride=int(data.get("clip_stride") or clip) if clip else None,
-            sample_rate=sample_rate,
+            **ModelInfo.contract_fields(contract),
             explanation_method=None if audio else "grad-cam",
         )
 

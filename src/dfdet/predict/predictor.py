@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from dfdet.metrics.fusion import late_fusion
 from dfdet.predict.errors import MediaError, PredictError
 from dfdet.predict.media import SUPPORTED, MediaType, check_pixels, sniff_file
 from dfdet.predict.models import Model, ModelInfo
 from dfdet.predict.scoring import AGGREGATIONS, aggregate, clip_scores_per_frame, make_clips, sigmoid, to_input
 from dfdet.preprocess.pipeline import NoFaceError, VideoPreprocessor
 from dfdet.preprocess.video import IMAGE_EXTENSIONS, DecodeError, sample_indices
-from dfdet.utils.fusion import late_fusion
 
 log = logging.getLogger("dfdet.predict")
 
@@ -75,7 +75,7 @@ class Predictor:
         top_k: frames for ``topk_mean``; None: the model's.
         sound: with a face model, a predictor with an audio model: each video's sound track is scored by it too and
             the two are fused (``audio`` and ``fused`` in the result).
-        audio_weight: weight of the audio score in the fusion (see :func:`dfdet.utils.fusion.late_fusion`).
+        audio_weight: weight of the audio score in the fusion (see :func:`dfdet.metrics.fusion.late_fusion`).
     """
 
     def __init__(
@@ -282,8 +282,8 @@ class Predictor:
             raise MediaError(
                 "wrong_modality", "this model scores audio (files or the sound track of videos), not images"
             )
-        from dfdet.audio.crops import repeat_pad
-        from dfdet.audio.io import NoAudioTrackError, extract_audio_track, load_audio
+        from dfdet.data.audio.crops import repeat_pad
+        from dfdet.data.audio.io import NoAudioTrackError, extract_audio_track, load_audio
         from dfdet.errors import ManifestError
 
         rate, length = int(self.info.sample_rate or 16000), self.info.input_size

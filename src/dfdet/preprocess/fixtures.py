@@ -224,7 +224,7 @@ def make_av_folder(
     """Talking clips with sound in the folder layout, as audio-visual datasets mix manipulations (FakeAVCeleb).
 
     For each split, ``per_split`` stems; ``real/<stem>.mp4`` is a real face with a bona fide voice (the synthetic
-    speech of :mod:`dfdet.audio.synthetic`), ``fake/<stem>.mp4`` manipulates the face, the voice (a vocoded spoof)
+    speech of :mod:`dfdet.data.audio.synthetic`), ``fake/<stem>.mp4`` manipulates the face, the voice (a vocoded spoof)
     or both, cycling over :data:`AV_KINDS`. One more real video of the test split, ``real/silent<k>.mp4``, has no
     sound track.
 
@@ -232,8 +232,8 @@ def make_av_folder(
         One row per video written: ``file`` (relative to ``root``), ``split``, ``label``, ``kind`` (``real``, or what
         the fake manipulates).
     """
-    from dfdet.audio.synthetic.generate import SAMPLE_RATE, synthesize_pair
-    from dfdet.audio.synthetic.speech import sample_speaker
+    from dfdet.data.audio.synthetic.generate import SAMPLE_RATE, synthesize_pair
+    from dfdet.data.audio.synthetic.speech import sample_speaker
     from dfdet.data.layouts import split_by_hash
 
     root = Path(root)

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from dfdet.contract import InputContract
 from dfdet.errors import find_user_error
 
 log = logging.getLogger("dfdet")
@@ -26,6 +27,20 @@ def build(cfg: DictConfig, **kwargs: Any) -> Any:
         if user_error is None or user_error is exc:
             raise
         raise user_error from None
+
+
+def check_modality(contract: InputContract | DictConfig, data_cfg: DictConfig) -> InputContract:
+    """Refuses, with one line, data of another modality than the model's input contract (before anything is built).
+
+    Args:
+        contract: the model's contract, or the ``model`` config holding it (``model.input``).
+        data_cfg: the ``data`` config; its ``modality`` (``face`` when absent).
+    """
+    if not isinstance(contract, InputContract):
+        contract = InputContract.from_dict(OmegaConf.to_container(contract.input, resolve=True))  # type: ignore[arg-type]
+    source = str(OmegaConf.select(data_cfg, "source._target_", default="") or "").rsplit(".", 1)[-1]
+    contract.require(str(data_cfg.get("modality") or "face"), f"the data ({source or 'data=...'})")
+    return contract
 
 
 def instantiate_dict(cfg: DictConfig | None) -> list[Any]:

@@ -8,14 +8,13 @@ from pathlib import Path
 import lightning as L
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from dfdet.audio.fusion import fusion_metrics, fusion_table, save_fusion_roc, weight_sweep
-from dfdet.audio.metrics import PerAttackEER
-from dfdet.audio.scoring import score_sound_tracks
 from dfdet.data.datamodule import DeepfakeDataModule
 from dfdet.errors import CheckpointError, DatasetNotFoundError, DfdetError
+from dfdet.metrics.fusion import fusion_metrics, fusion_table, save_fusion_roc, weight_sweep
 from dfdet.metrics.report import predictions_table, video_table
-from dfdet.models import DeepfakeDetector, audio_sample_rate, load_detector
-from dfdet.tasks.common import build, log, output_dir, save_resolved_config
+from dfdet.models import DeepfakeDetector, load_detector
+from dfdet.models.scoring import score_sound_tracks
+from dfdet.tasks.common import build, check_modality, log, output_dir, save_resolved_config
 from dfdet.utils.runinfo import run_info, to_float_dict, write_json
 from dfdet.utils.table import print_metrics
 
@@ -35,14 +34,11 @@ def _configure(model: DeepfakeDetector, cfg: DictConfig) -> None:
 
 def _data_config(cfg: DictConfig, train_cfg: DictConfig) -> DictConfig:
     """The datamodule config: ``data=`` when given (cross-dataset), else the checkpoint's own; ``${model.*}`` keys
-    resolve against the checkpoint's model."""
+    (the input contract: size, normalisation, clip length, sample rate) resolve against the checkpoint's model."""
     with open_dict(cfg):
         cfg.model = train_cfg.model
         if "_target_" not in cfg.get("data", {}):
             cfg.data = train_cfg.data
-        elif train_cfg.data.get("clip_len"):  # a clip model reads clips of its training length from any dataset
-            cfg.data.clip_len = train_cfg.data.clip_len
-            cfg.data.clip_stride = train_cfg.data.get("clip_stride", 1)
         cfg.data.train_transform = None  # evaluation never augments
         cfg.data.synthesis = None  # evaluation scores the dataset's own frames
     return cfg.data
@@ -58,16 +54,15 @@ class AudioModel:
 
 
 def _load_audio_detector(path: str) -> AudioModel:
-    """Loads ``audio_ckpt_path``; refuses a face checkpoint."""
-    model, train_cfg = load_detector(path)
-    rate = audio_sample_rate(train_cfg)
-    if rate is None:
+    """Loads ``audio_ckpt_path``; refuses a model of another modality."""
+    model, _ = load_detector(path)
+    contract = model.contract
+    if contract.modality != "audio" or contract.num_samples is None or contract.sample_rate is None:
         raise CheckpointError(
-            f"audio_ckpt_path={path} is a face model; pass a checkpoint trained on audio "
+            f"audio_ckpt_path={path} is a {contract.modality} model; pass a checkpoint trained on audio "
             "(train.py data=asvspoof2019_la|audio_folder|synthetic_audio)"
         )
-    num_samples = int(OmegaConf.select(train_cfg, "data.num_samples", default=None) or model.hparams["image_size"])
-    return AudioModel(model, num_samples, rate)
+    return AudioModel(model, contract.num_samples, contract.sample_rate)
 
 
 def _source_videos(cfg: DictConfig, datamodule: DeepfakeDataModule) -> dict[str, Path]:
@@ -99,7 +94,7 @@ def _audio_visual(
 
     Writes ``av_predictions.csv`` (one row per video), ``av_fusion_weights.csv`` (fused AUC/AP/EER per audio weight)
     and ``av_roc.png``; returns ``<split>/audio_*`` and ``<split>/av_*`` metrics (see
-    :func:`dfdet.audio.fusion.fusion_metrics`).
+    :func:`dfdet.metrics.fusion.fusion_metrics`).
     """
     metric = model.stage_metrics("test")
     videos = video_table(predictions_table(model.predictions["test"], names), metric.aggregation, metric.top_k)
@@ -135,18 +130,20 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     audio = _load_audio_detector(cfg.audio_ckpt_path) if cfg.get("audio_ckpt_path") else None
     if audio is not None and not 0.0 <= float(cfg.fusion.audio_weight) <= 1.0:
         raise DfdetError(f"fusion.audio_weight={cfg.fusion.audio_weight} must be in [0, 1] (0: the face score alone)")
-    if audio is not None and audio_sample_rate(train_cfg) is not None:
+    if audio is not None and model.contract.modality == "audio":
         raise CheckpointError(f"ckpt_path={cfg.ckpt_path} is an audio model; with audio_ckpt_path it must score faces")
     _configure(model, cfg)
-    datamodule = build(_data_config(cfg, train_cfg))
+    data_cfg = _data_config(cfg, train_cfg)
+    check_modality(model.contract, data_cfg)
+    datamodule = build(data_cfg)
     datamodule.check()
     save_resolved_config(cfg, out / "config_resolved.yaml")
     datamodule.prepare_data()
     datamodule.setup("test")
     sources = _source_videos(cfg, datamodule) if audio is not None else {}
     loader = datamodule.val_dataloader() if cfg.split == "val" else datamodule.test_dataloader()
-    per_attack = [PerAttackEER(datamodule=datamodule)]  # test/eer_<attack> when the data knows attack ids
-    trainer: L.Trainer = build(cfg.trainer, logger=False, callbacks=per_attack, enable_checkpointing=False)
+    model.set_methods(datamodule.methods())  # <split>/eer_<attack> for each attack or manipulation method
+    trainer: L.Trainer = build(cfg.trainer, logger=False, enable_checkpointing=False)
     tested = trainer.test(model, dataloaders=loader, verbose=False)[0]
     metrics = {f"{cfg.split}/{k.split('/', 1)[1]}": v for k, v in tested.items()}
     result = to_float_dict(metrics)

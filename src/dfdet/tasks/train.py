@@ -12,7 +12,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from dfdet.models import init_from_checkpoint
-from dfdet.tasks.common import build, instantiate_dict, log, output_dir, save_resolved_config
+from dfdet.tasks.common import build, check_modality, instantiate_dict, log, output_dir, save_resolved_config
 from dfdet.utils.loggers import log_images, log_run
 from dfdet.utils.runinfo import manifest_hash, run_info, to_float_dict, write_json
 from dfdet.utils.table import print_metrics
@@ -30,6 +30,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
+    check_modality(cfg.model, cfg.data)
     datamodule = build(cfg.data)
     datamodule.check()
     model = build(cfg.model)

@@ -117,8 +117,14 @@ def build_eval_transform(image_size: int, mean: Sequence[float], std: Sequence[f
 
 
 def seed_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: gives each worker's augmentation pipeline its own reproducible seed."""
+    """DataLoader ``worker_init_fn``: gives each worker's randomness its own reproducible seed, derived from the
+    worker's torch seed (which ``L.seed_everything(workers=True)`` derives from the run seed): the dataset's
+    albumentations pipeline and, where the dataset has one, its numpy generator (``dataset.reseed(seed)``)."""
     info = torch.utils.data.get_worker_info()
-    transform = getattr(info.dataset, "transform", None) if info is not None else None
+    dataset = info.dataset if info is not None else None
+    transform = getattr(dataset, "transform", None)
     if isinstance(transform, AlbumentationsTransform):
         transform.set_random_seed(torch.initial_seed() % 2**32)
+    reseed = getattr(dataset, "reseed", None)
+    if callable(reseed):
+        reseed(torch.initial_seed() % 2**63)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dfdet.audio.dsp import dct_matrix, linear_filterbank, mel_filterbank
+from dfdet.data.audio.dsp import dct_matrix, linear_filterbank, mel_filterbank
 
 
 class PowerSpectrogram(nn.Module):

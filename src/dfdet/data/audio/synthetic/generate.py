@@ -1,9 +1,9 @@
 """Builds the synthetic audio anti-spoofing dataset: speakers, bona fide utterances and three spoofing attacks.
 
 Each speaker of a split gets ``utterances_per_speaker`` bona fide utterances and as many spoofs of the same voice
-(different content), the attack cycling over :data:`~dfdet.audio.synthetic.attacks.ATTACKS`. Speakers are disjoint
+(different content), the attack cycling over :data:`~dfdet.data.audio.synthetic.attacks.ATTACKS`. Speakers are disjoint
 across train/val/test. Files are 16 kHz mono 16-bit FLAC under ``flac/<split>/``, listed in ``manifest.parquet``
-(see :mod:`dfdet.audio.sources` for the columns). The dataset is generated once into a folder named after a hash of
+(see :mod:`dfdet.data.audio.sources` for the columns). The dataset is generated once into a folder named after a hash of
 the generator version and every parameter, built in a temporary folder and renamed into place, so an interrupted
 build never leaves a partial dataset behind.
 """
@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from dfdet.audio.synthetic.attacks import ATTACKS, channel, codec, flat_vocoder, gl_vocoder
-from dfdet.audio.synthetic.speech import SAMPLE_RATE, Speaker, Style, plan_utterance, render, sample_speaker
+from dfdet.data.audio.synthetic.attacks import ATTACKS, channel, codec, flat_vocoder, gl_vocoder
+from dfdet.data.audio.synthetic.speech import SAMPLE_RATE, Speaker, Style, plan_utterance, render, sample_speaker
 from dfdet.utils.cache import build_once
 
 GENERATOR_VERSION = 2

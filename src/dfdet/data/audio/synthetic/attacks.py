@@ -22,8 +22,8 @@ import functools
 import numpy as np
 from scipy import signal
 
-from dfdet.audio.dsp import griffin_lim, istft, mel_filterbank, stft
-from dfdet.audio.synthetic.speech import SAMPLE_RATE, Plan, Speaker, Style, render
+from dfdet.data.audio.dsp import griffin_lim, istft, mel_filterbank, stft
+from dfdet.data.audio.synthetic.speech import SAMPLE_RATE, Plan, Speaker, Style, render
 
 ATTACKS = ("gl_vocoder", "codec", "flat_vocoder")
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dfdet.audio.dsp import hz_to_mel, mel_to_hz
+from dfdet.data.audio.dsp import hz_to_mel, mel_to_hz
 
 
 class SincConv(nn.Module):
@@ -100,7 +100,7 @@ class RawNet2(nn.Module):
     """RawNet2 for spoofing detection on raw waveforms.
 
     Args:
-        frontend: maps (B, T) to (B, 1, T) (e.g. :class:`~dfdet.audio.frontends.RawWaveform`); its
+        frontend: maps (B, T) to (B, 1, T) (e.g. :class:`~dfdet.models.frontends.RawWaveform`); its
             ``sample_rate`` sets the sinc filters' scale.
         sinc_channels: number of sinc band-pass filters (20 in the paper).
         sinc_kernel: sinc filter length in samples (1024 in the paper; odd).

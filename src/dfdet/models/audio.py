@@ -1,6 +1,6 @@
 """Audio anti-spoofing networks: waveform (B, T) in, one fake logit per utterance (B, 1) out.
 
-Each network owns its front-end (:mod:`dfdet.audio.frontends`), so the whole path from samples to logit is one
+Each network owns its front-end (:mod:`dfdet.models.frontends`), so the whole path from samples to logit is one
 module: the same checkpoint scores files, video sound tracks or an exported graph.
 """
 

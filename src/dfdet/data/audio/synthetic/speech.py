@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dfdet.audio.dsp import istft, stft
+from dfdet.data.audio.dsp import istft, stft
 
 SAMPLE_RATE = 16000
 HOP = 128  # samples per parameter frame (8 ms)

@@ -1,6 +1,6 @@
 """Signal-processing helpers in NumPy shared by the synthetic generator and the torch front-ends.
 
-Filterbank matrices are built here once and registered as buffers by :mod:`dfdet.audio.frontends`, so the front-ends
+Filterbank matrices are built here once and registered as buffers by :mod:`dfdet.models.frontends`, so the front-ends
 and the generator agree on the same definitions (HTK mel scale, triangular filters on FFT bins).
 """
 

@@ -1,23 +1,44 @@
-"""Audio-visual late fusion (:func:`~dfdet.utils.fusion.late_fusion`) evaluated per video.
+"""Audio-visual late fusion: the fused score (:func:`late_fusion`, used by prediction too) and its evaluation.
 
 ``evaluate.py ... audio_ckpt_path=AUDIO.ckpt`` scores the sound track of every evaluated video with an audio
 detector and reports audio-only and fused metrics beside the face model's video-level ones (see docs/audio.md).
+Only numpy is imported at module level: the ONNX predictor imports :func:`late_fusion` without torch metrics,
+pandas or matplotlib.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import torch
 
-from dfdet.metrics.functional import binary_scores
-from dfdet.metrics.report import save_roc
-from dfdet.utils.fusion import late_fusion
+if TYPE_CHECKING:
+    import pandas as pd
 
 SWEEP_WEIGHTS = tuple(round(w, 1) for w in np.linspace(0.0, 1.0, 11))
 THRESHOLDED = ("acc", "precision", "recall", "f1")
+
+
+def late_fusion(
+    video_score: float | np.ndarray, audio_score: float | np.ndarray | None, audio_weight: float = 0.5
+) -> float | np.ndarray:
+    """Weighted mean of a video's visual and audio fake probabilities (scalars or arrays of videos).
+
+    Args:
+        video_score: fake probability from the face model (e.g. the mean over frames).
+        audio_score: fake probability of the sound track; None or NaN (no usable track) keeps ``video_score``.
+        audio_weight: weight of the audio score in [0, 1].
+
+    Returns:
+        ``(1 - audio_weight) * video_score + audio_weight * audio_score``, a float for scalar inputs.
+    """
+    if not 0.0 <= audio_weight <= 1.0:
+        raise ValueError(f"audio_weight must be in [0, 1], got {audio_weight}")
+    video = np.asarray(video_score, dtype=np.float64)
+    audio = np.asarray(np.nan if audio_score is None else audio_score, dtype=np.float64)
+    fused = np.where(np.isnan(audio), video, (1.0 - audio_weight) * video + audio_weight * audio)
+    return float(fused) if fused.ndim == 0 else fused
 
 
 def fusion_table(videos: pd.DataFrame, audio: pd.DataFrame, audio_weight: float) -> pd.DataFrame:
@@ -32,6 +53,8 @@ def fusion_table(videos: pd.DataFrame, audio: pd.DataFrame, audio_weight: float)
     Returns:
         Columns ``video``, ``file``, ``label``, ``video_score``, ``audio_score``, ``fused_score``, ``audio_status``.
     """
+    import pandas as pd
+
     if len(videos) != len(audio):
         raise ValueError(f"{len(videos)} videos but {len(audio)} audio rows")
     table = pd.DataFrame(
@@ -50,6 +73,10 @@ def fusion_table(videos: pd.DataFrame, audio: pd.DataFrame, audio_weight: float)
 
 def _scores(preds: np.ndarray, target: np.ndarray, thresholds: np.ndarray | float) -> dict[str, float]:
     """The shared metric set; the thresholded ones use a threshold per sample (``preds > thresholds``)."""
+    import torch
+
+    from dfdet.metrics.functional import binary_scores
+
     target_t = torch.tensor(target, dtype=torch.long)
     out = {k: float(v) for k, v in binary_scores(torch.tensor(preds, dtype=torch.float64), target_t).items()}
     calls = torch.tensor(preds > thresholds, dtype=torch.float64)
@@ -99,6 +126,11 @@ def weight_sweep(table: pd.DataFrame, weights: tuple[float, ...] = SWEEP_WEIGHTS
     Weight 0 is the face model alone. Choose the weight on the validation split (``evaluate.py split=val``), then
     evaluate the test split with ``fusion.audio_weight`` set to it.
     """
+    import pandas as pd
+    import torch
+
+    from dfdet.metrics.functional import binary_scores
+
     label = torch.tensor(table["label"].to_numpy(), dtype=torch.long)
     rows = []
     for w in weights:
@@ -110,6 +142,8 @@ def weight_sweep(table: pd.DataFrame, weights: tuple[float, ...] = SWEEP_WEIGHTS
 
 def save_fusion_roc(table: pd.DataFrame, path: Path, title: str = "") -> Path:
     """ROC curves of the face score, the audio score (videos with sound) and the fused score, in one figure."""
+    from dfdet.metrics.report import save_roc
+
     sound = table[table["audio_score"].notna()]
     curves = [
         ("video", table["label"], table["video_score"]),

@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from dfdet.audio.dsp import stft
+from dfdet.data.audio.dsp import stft
 
 
 def global_features(path: str, bands: int = 16) -> np.ndarray:

@@ -11,27 +11,14 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Protocol
 
 import pandas as pd
 
-from dfdet.audio.io import AUDIO_EXTENSIONS
-from dfdet.audio.synthetic.generate import SyntheticAudioSpec, ensure_synthetic_audio
+from dfdet.data.audio.io import AUDIO_EXTENSIONS
+from dfdet.data.audio.synthetic.generate import SyntheticAudioSpec, ensure_synthetic_audio
 from dfdet.errors import DatasetNotFoundError, ManifestError
 
 COLUMNS = ("dataset", "split", "utt_id", "speaker", "label", "method", "path")
-
-
-class AudioSource(Protocol):
-    """Anything that can check its data, prepare it once, and list its utterances."""
-
-    name: str
-
-    def check(self) -> None: ...
-
-    def prepare(self) -> None: ...
-
-    def manifest(self) -> pd.DataFrame: ...
 
 
 def _missing_files(df: pd.DataFrame, where: str) -> None:
@@ -125,6 +112,7 @@ class ASVspoof2019LASource:
     """
 
     name = "asvspoof2019_la"
+    id_column = "utt_id"
 
     def __init__(self, root: str | None, check_files: bool = True) -> None:
         self.root = root
@@ -170,6 +158,7 @@ class AudioFolderSource:
     """
 
     name = "audio_folder"
+    id_column = "utt_id"
 
     def __init__(self, root: str | None, val_fraction: float = 0.15, test_fraction: float = 0.15) -> None:
         self.root = root
@@ -234,7 +223,7 @@ class AudioFolderSource:
 
 
 class SyntheticAudioSource:
-    """The built-in synthetic anti-spoofing set (see :mod:`dfdet.audio.synthetic`), generated on first use.
+    """The built-in synthetic anti-spoofing set (see :mod:`dfdet.data.audio.synthetic`), generated on first use.
 
     Args:
         cache_dir: folder holding generated datasets, one subfolder per parameter set.
@@ -246,6 +235,7 @@ class SyntheticAudioSource:
     """
 
     name = "synthetic_audio"
+    id_column = "utt_id"
 
     def __init__(
         self,

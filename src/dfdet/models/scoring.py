@@ -11,8 +11,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from dfdet.audio.crops import repeat_pad
-from dfdet.audio.io import NoAudioTrackError, extract_audio_track
+from dfdet.data.audio.crops import repeat_pad
+from dfdet.data.audio.io import NoAudioTrackError, extract_audio_track
 from dfdet.errors import ManifestError
 
 log = logging.getLogger("dfdet")

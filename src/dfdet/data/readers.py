@@ -1,0 +1,107 @@
+"""Item readers: what one item of a dataset is (a frame, a clip of frames, an audio window).
+
+The datamodule (:class:`~dfdet.data.DeepfakeDataModule`) is the same for every modality; a reader turns the manifest
+rows of one split into a torch dataset whose items carry the input under the reader's ``key``, the batch key the
+model reads (its contract's :attr:`~dfdet.contract.InputContract.input_key`):
+
+==========================  =======  ==========================  ======================================
+reader                      key      item input                  made from
+==========================  =======  ==========================  ======================================
+:class:`FrameReader`        image    (3, S, S) float             one face crop (or whole image)
+:class:`ClipReader`         clip     (T, 3, S, S) float          T consecutive sampled frames of a video
+:class:`AudioWindowReader`  audio    (N,) float waveform         a window of N samples of an utterance
+==========================  =======  ==========================  ======================================
+
+Every item also has ``label`` () float (1 = fake), ``video_idx`` () long (its video or utterance) and
+``frame_index`` () long. A new kind of item is a new reader here and nothing else in the datamodule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+from torch.utils.data import Dataset
+
+from dfdet.data.datasets import AudioDataset, ClipDataset, FrameDataset
+
+# The batch keys each data modality may fill.
+KEYS = {"face": ("image", "clip"), "image": ("image", "clip"), "audio": ("audio",)}
+
+
+class ItemReader(Protocol):
+    """Makes the dataset of one split from its manifest rows."""
+
+    key: str  # the batch key its items fill (image, clip, audio)
+
+    def dataset(
+        self, rows: pd.DataFrame, video_idx: np.ndarray, transform: Callable | None, train: bool, seed: int | None
+    ) -> Dataset: ...
+
+
+class FrameReader:
+    """One item per manifest row: a face crop (or a whole image), through ``transform``."""
+
+    key = "image"
+
+    def dataset(
+        self, rows: pd.DataFrame, video_idx: np.ndarray, transform: Callable | None, train: bool, seed: int | None
+    ) -> Dataset:
+        return FrameDataset(rows, video_idx, _required(transform, "frames"))
+
+
+class ClipReader:
+    """One item per clip of ``clip_len`` consecutive sampled frames, starting every ``clip_stride`` frames.
+
+    Args:
+        clip_len: frames per clip (T), the model's ``input.clip_len``.
+        clip_stride: sampled frames between clip starts; None: ``clip_len`` (no overlap).
+    """
+
+    key = "clip"
+
+    def __init__(self, clip_len: int, clip_stride: int | None = None) -> None:
+        self.clip_len = int(clip_len)
+        self.clip_stride = int(clip_stride or clip_len)
+
+    def dataset(
+        self, rows: pd.DataFrame, video_idx: np.ndarray, transform: Callable | None, train: bool, seed: int | None
+    ) -> Dataset:
+        return ClipDataset(rows, video_idx, _required(transform, "clips"), self.clip_len, self.clip_stride)
+
+
+def face_reader(clip_len: int | None = None, clip_stride: int | None = None) -> FrameReader | ClipReader:
+    """The reader of face data for a model: clips when its contract has a ``clip_len``, else single frames."""
+    return ClipReader(clip_len, clip_stride) if clip_len else FrameReader()
+
+
+class AudioWindowReader:
+    """One item per utterance: a window of ``num_samples`` samples at ``sample_rate``.
+
+    Training items are random windows (and augmented when the datamodule has a ``train_transform``); evaluation
+    items are the first window. Shorter utterances are repeat-padded.
+
+    Args:
+        num_samples: window length, the model's ``input.num_samples``.
+        sample_rate: files are decoded and resampled to this rate (the model's ``input.sample_rate``).
+    """
+
+    key = "audio"
+
+    def __init__(self, num_samples: int, sample_rate: int) -> None:
+        self.num_samples = int(num_samples)
+        self.sample_rate = int(sample_rate)
+
+    def dataset(
+        self, rows: pd.DataFrame, video_idx: np.ndarray, transform: Callable | None, train: bool, seed: int | None
+    ) -> Dataset:
+        rng = np.random.default_rng(seed) if train else None
+        return AudioDataset(rows, video_idx, self.num_samples, self.sample_rate, rng=rng, augment=transform)
+
+
+def _required(transform: Any, what: str) -> Callable:
+    if transform is None:
+        raise ValueError(f"{what} need an image transform (data.eval_transform / data.train_transform)")
+    return transform
