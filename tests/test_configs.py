@@ -43,7 +43,9 @@ def test_data_options(tiny_cfg, option: str) -> None:
     audio = option in AUDIO_DATA
     cfg = tiny_cfg(f"data={option}", *(["model=lcnn"] if audio else []))
     datamodule = instantiate(cfg.data)
-    assert isinstance(datamodule, DeepfakeDataModule) and datamodule.reader.key == ("audio" if audio else "image")
+    assert isinstance(datamodule, DeepfakeDataModule) and datamodule.reader.keys == (
+        ("audio",) if audio else ("image",)
+    )
 
 
 @pytest.mark.parametrize("option", options("augment"))

@@ -35,6 +35,7 @@ PREPROCESSING = {
     "face": "face_crop",  # the face pipeline: detect, track, square crop with margin, resize to size x size
     "image": "whole_image",  # the whole image resized to size x size, no face needed
     "audio": "waveform_window",  # mono waveform at sample_rate, windows of num_samples
+    "audio_visual": "face_clip_with_sound",  # a clip of face crops and the sound around it (num_samples)
 }
 MODALITIES = tuple(PREPROCESSING)
 
@@ -66,16 +67,16 @@ class InputContract:
     """What a detector takes as input.
 
     Attributes:
-        modality: ``face`` (face crops of images or video frames), ``image`` (whole images) or ``audio``
-            (waveforms).
+        modality: ``face`` (face crops of images or video frames), ``image`` (whole images), ``audio``
+            (waveforms) or ``audio_visual`` (a clip of face crops with the sound around it: both inputs).
         size: side of the square RGB input in pixels (face and image models).
         mean: per-channel mean of the normalisation of RGB values scaled to [0, 1] (ImageNet's by default; None
             for audio models).
         std: per-channel standard deviation of that normalisation.
         clip_len: frames per clip for clip models, which take (B, T, 3, H, W); None for frame models (B, 3, H, W).
         clip_stride: sampled frames between clip starts (clip models).
-        num_samples: window length in samples (audio models, which take (B, N) waveforms).
-        sample_rate: waveform rate in Hz (audio models).
+        num_samples: window length in samples (audio and audio-visual models; waveforms (B, N)).
+        sample_rate: waveform rate in Hz (audio and audio-visual models).
         crop_margin: face models: margin added on each side of the face box, as a fraction of its longer side.
     """
 
@@ -111,7 +112,12 @@ class InputContract:
             raise ContractError(f"model.input.mean/std need 3 values each, std > 0 (got {mean}, {std})")
         set_(self, "mean", mean)
         set_(self, "std", std)
-        if self.num_samples is not None or self.sample_rate is not None:
+        if self.modality == "audio_visual":
+            if None in (self.num_samples, self.sample_rate, self.clip_len):
+                raise ContractError("an audio-visual model's input needs clip_len, num_samples and sample_rate")
+            set_(self, "num_samples", _bounded("num_samples", self.num_samples, MIN_SAMPLES, MAX_SAMPLES))
+            set_(self, "sample_rate", _bounded("sample_rate", self.sample_rate, MIN_RATE, MAX_RATE))
+        elif self.num_samples is not None or self.sample_rate is not None:
             raise ContractError(f"model.input.num_samples/sample_rate do not apply to {self.modality} models")
         if self.clip_len is not None:
             set_(self, "clip_len", _bounded("clip_len", self.clip_len, 1, MAX_CLIP_LEN))
@@ -121,8 +127,8 @@ class InputContract:
             set_(self, "clip_stride", None)  # frame models have no clips
         if self.crop_margin is not None:
             set_(self, "crop_margin", float(self.crop_margin))
-            if self.modality != "face" or not 0.0 <= self.crop_margin <= 2.0:
-                raise ContractError("model.input.crop_margin applies to face models only, in [0, 2]")
+            if self.modality not in ("face", "audio_visual") or not 0.0 <= self.crop_margin <= 2.0:
+                raise ContractError("model.input.crop_margin applies to face crops only, in [0, 2]")
 
     @property
     def preprocessing(self) -> str:
@@ -130,20 +136,36 @@ class InputContract:
         return PREPROCESSING[self.modality]
 
     @property
-    def input_key(self) -> str:
-        """The batch key the model reads: ``image`` (B, 3, H, W), ``clip`` (B, T, 3, H, W) or ``audio`` (B, N)."""
+    def input_keys(self) -> tuple[str, ...]:
+        """The batch keys the model reads: ``image`` (B, 3, H, W), ``clip`` (B, T, 3, H, W), ``audio`` (B, N);
+        audio-visual models read ``clip`` and ``audio``."""
+        if self.modality == "audio_visual":
+            return ("clip", "audio")
         if self.modality == "audio":
-            return "audio"
-        return "image" if self.clip_len is None else "clip"
+            return ("audio",)
+        return ("image",) if self.clip_len is None else ("clip",)
+
+    @property
+    def input_key(self) -> str:
+        """The one batch key of a single-input model (see :attr:`input_keys`).
+
+        Raises:
+            ContractError: the model takes several inputs (audio-visual).
+        """
+        if len(self.input_keys) != 1:
+            raise ContractError(f"{self.modality} models take several inputs: {', '.join(self.input_keys)}")
+        return self.input_keys[0]
 
     @property
     def layout(self) -> str:
-        """``NCHW`` for images, ``NTCHW`` for clips, ``NL`` (samples) for waveforms."""
-        return {"image": "NCHW", "clip": "NTCHW", "audio": "NL"}[self.input_key]
+        """``NCHW`` for images, ``NTCHW`` for clips, ``NL`` (samples) for waveforms; ``+`` joins several inputs."""
+        names = {"image": "NCHW", "clip": "NTCHW", "audio": "NL"}
+        return "+".join(names[key] for key in self.input_keys)
 
     def shape(self, batch: int | str) -> tuple[int | str, ...]:
-        """Input shape for ``batch`` (a number, or a name such as ``"batch"`` for the dynamic axis)."""
-        if self.modality == "audio":
+        """Input shape for ``batch`` (a number, or a name such as ``"batch"`` for the dynamic axis) of a
+        single-input model."""
+        if self.input_key == "audio":
             return (batch, int(self.num_samples or 0))
         side = int(self.size or 0)
         return (batch, 3, side, side) if self.clip_len is None else (batch, self.clip_len, 3, side, side)
@@ -155,11 +177,14 @@ class InputContract:
                 f"mono waveform resampled to {self.sample_rate} Hz, float32 in [-1, 1], cropped or padded to "
                 f"{self.num_samples} samples (the front-end runs inside the graph)"
             )
-        what = "RGB face crop" if self.modality == "face" else "whole RGB image"
+        what = "whole RGB image" if self.modality == "image" else "RGB face crop"
         if self.crop_margin is not None:
             what += f" (margin {self.crop_margin:g} of the face box's longer side on each side)"
         clips = f"; clips of {self.clip_len} sampled frames every {self.clip_stride}" if self.clip_len else ""
-        return f"{what} resized to {self.size}x{self.size}, scaled to [0, 1], then (x - mean) / std{clips}"
+        sound = ""
+        if self.modality == "audio_visual":
+            sound = f"; with the {self.num_samples} samples of sound at {self.sample_rate} Hz centred on each clip"
+        return f"{what} resized to {self.size}x{self.size}, scaled to [0, 1], then (x - mean) / std{clips}{sound}"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types (lists, not tuples): what checkpoints and export metadata store."""

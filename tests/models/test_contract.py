@@ -46,6 +46,7 @@ def test_contract_round_trip_and_layouts() -> None:
         ({"modality": "video", "size": 96}, r"modality='video' is not one of"),
         ({"modality": "face", "size": 96, "image_size": 96}, r"unknown keys \['image_size'\]"),
         ({"modality": "face", "size": 96, "clip_len": 0}, r"clip_len=0 is out of range"),
+        ({"modality": "audio_visual", "size": 96, "num_samples": 8000, "sample_rate": 16000}, r"needs clip_len"),
     ],
 )
 def test_bad_contracts_are_one_line(values: dict[str, Any], message: str) -> None:

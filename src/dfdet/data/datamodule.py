@@ -28,13 +28,13 @@ class DataConfigError(DfdetError):
 class DeepfakeDataModule(L.LightningDataModule):
     """Items of one dataset of any modality, split by the manifest's ``split`` column, as dict batches.
 
-    Batches hold the reader's input (``image``, ``clip`` or ``audio``, see :mod:`dfdet.data.readers`), ``label``
+    Batches hold the reader's inputs (``image``, ``clip``, ``audio``, see :mod:`dfdet.data.readers`), ``label``
     (B,) float (1 = fake), ``video_idx`` (B,) long (the video or utterance) and ``frame_index`` (B,) long.
 
     Args:
         source: lists the items (:class:`~dfdet.data.sources.Source`: synthetic, preprocessed face crops, audio).
         reader: makes one split's dataset from its rows (frames, clips, audio windows).
-        modality: the data's modality (``face``, ``image``, ``audio``): checked against the model's input
+        modality: the data's modality (``face``, ``image``, ``audio``, ``audio_visual``): checked against the model's input
             contract by every entry point, and against the reader here.
         train_transform: augmentation for training items (an image pipeline, or an audio augmentation); None: the
             evaluation transform.
@@ -69,13 +69,14 @@ class DeepfakeDataModule(L.LightningDataModule):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        if reader.key not in KEYS.get(modality, ()):
-            raise DataConfigError(f"a {type(reader).__name__} ({reader.key} items) cannot read {modality} data")
-        if synthesis is not None and reader.key != "image":
+        keys = "+".join(reader.keys)
+        if not set(reader.keys) <= set(KEYS.get(modality, ())):
+            raise DataConfigError(f"a {type(reader).__name__} ({keys} items) cannot read {modality} data")
+        if synthesis is not None and reader.keys != ("image",):
             raise DataConfigError(
-                f"synthesis=... makes fake face frames and does not apply to {reader.key} items: use synthesis=none"
+                f"synthesis=... makes fake face frames and does not apply to {keys} items: use synthesis=none"
             )
-        if reader.key == "audio" and train_transform is not None and not isinstance(train_transform, AudioAugment):
+        if reader.keys == ("audio",) and train_transform is not None and not isinstance(train_transform, AudioAugment):
             raise DataConfigError(
                 f"data.train_transform is a {type(train_transform).__name__}, not an audio augmentation: audio data "
                 "takes dfdet.transforms.audio.AudioAugment or null (do not combine augment=... with audio data)"
@@ -118,7 +119,7 @@ class DeepfakeDataModule(L.LightningDataModule):
         if "frame_index" not in manifest.columns:
             manifest["frame_index"] = 0  # one item per utterance or image
         keys = video_keys(manifest, id_column)
-        if self.reader.key == "audio" and keys.duplicated().any():
+        if self.reader.keys == ("audio",) and keys.duplicated().any():
             raise ManifestError(
                 f"{self.source.name}: {id_column} is not unique, e.g. {keys[keys.duplicated()].iloc[0]}"
             )

@@ -173,3 +173,82 @@ class AudioDataset(Dataset):
             "video_idx": self.video_idx[i],
             "frame_index": torch.tensor(0, dtype=torch.long),
         }
+
+
+class AudioVisualClipDataset(ClipDataset):
+    """Clips of face crops with the sound around them, for audio-visual models.
+
+    Each clip of :class:`ClipDataset` gets the ``num_samples`` samples of its video's sound track centred on the
+    clip's time span (from the sampled frames' indices and the video's frame rate), zero-padded at the track's ends.
+    A video without sound gives silence and ``audio_present`` 0.
+
+    Args:
+        frames: manifest rows with ``source_path`` (the source video, which :class:`~dfdet.data.sources.ProcessedSource`
+            adds) besides the columns :class:`ClipDataset` reads.
+        video_idx, transform, clip_len, stride: as for :class:`ClipDataset`.
+        num_samples: sound window length.
+        sample_rate: the sound is decoded and resampled to this rate.
+        cache_videos: sound tracks kept in memory per process (least recently used are dropped).
+
+    Items: ``clip`` (T, 3, S, S), ``audio`` (num_samples,) float32, ``audio_present`` () float, ``label``,
+    ``video_idx``, ``frame_index`` as for clips. The sound track's start offset in the container is not applied.
+    """
+
+    def __init__(
+        self,
+        frames: pd.DataFrame,
+        video_idx: np.ndarray,
+        transform: Callable,
+        clip_len: int,
+        stride: int,
+        num_samples: int,
+        sample_rate: int,
+        cache_videos: int = 32,
+    ) -> None:
+        if "source_path" not in frames.columns:
+            raise ManifestError(
+                "audio-visual items need each frame's source video (the 'source' column preprocess.py writes, read "
+                "from the release folder at data.root)"
+            )
+        super().__init__(frames, video_idx, transform, clip_len, stride)
+        rows = frames.assign(_video=video_idx).sort_values(["_video", "frame_index"], kind="stable")
+        self.spans: list[tuple[str, int, int]] = []  # per clip: source video, first and last sampled frame index
+        for _, group in rows.groupby("_video", sort=True):
+            source, indices = str(group["source_path"].iloc[0]), group["frame_index"].tolist()
+            for start in clip_starts(len(indices), clip_len, stride):
+                last = indices[min(start + clip_len, len(indices)) - 1]
+                self.spans.append((source, int(indices[start]), int(last)))
+        self.num_samples = int(num_samples)
+        self.sample_rate = int(sample_rate)
+        self.cache_videos = cache_videos
+        self._tracks: dict[str, tuple[np.ndarray, float] | None] = {}
+
+    def _track(self, source: str) -> tuple[np.ndarray, float] | None:
+        from dfdet.data.audio.io import NoAudioTrackError, extract_audio_track, video_frame_rate
+
+        if source not in self._tracks:
+            if len(self._tracks) >= self.cache_videos:
+                self._tracks.pop(next(iter(self._tracks)))
+            try:
+                self._tracks[source] = (extract_audio_track(source, self.sample_rate), video_frame_rate(source))
+            except NoAudioTrackError:
+                self._tracks[source] = None
+        else:
+            self._tracks[source] = self._tracks.pop(source)  # most recently used last
+        return self._tracks[source]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        item = super().__getitem__(i)
+        source, first, last = self.spans[i]
+        track = self._track(source)
+        audio = np.zeros(self.num_samples, np.float32)
+        if track is not None:
+            wave, fps = track
+            centre = (first + last + 1) / 2 / fps * self.sample_rate
+            start = int(round(centre - self.num_samples / 2))
+            lo, hi = max(start, 0), min(start + self.num_samples, len(wave))
+            if hi > lo:
+                audio[lo - start : hi - start] = wave[lo:hi]
+        item["audio"] = torch.from_numpy(audio)
+        item["audio_present"] = torch.tensor(float(track is not None))
+        return item

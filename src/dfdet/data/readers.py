@@ -2,15 +2,16 @@
 
 The datamodule (:class:`~dfdet.data.DeepfakeDataModule`) is the same for every modality; a reader turns the manifest
 rows of one split into a torch dataset whose items carry the input under the reader's ``key``, the batch key the
-model reads (its contract's :attr:`~dfdet.contract.InputContract.input_key`):
+model reads (its contract's :attr:`~dfdet.contract.InputContract.input_keys`):
 
-==========================  =======  ==========================  ======================================
-reader                      key      item input                  made from
-==========================  =======  ==========================  ======================================
-:class:`FrameReader`        image    (3, S, S) float             one face crop (or whole image)
-:class:`ClipReader`         clip     (T, 3, S, S) float          T consecutive sampled frames of a video
-:class:`AudioWindowReader`  audio    (N,) float waveform         a window of N samples of an utterance
-==========================  =======  ==========================  ======================================
+===========================  ===========  =======================  =======================================
+reader                       keys         item inputs              made from
+===========================  ===========  =======================  =======================================
+:class:`FrameReader`         image        (3, S, S) float          one face crop (or whole image)
+:class:`ClipReader`          clip         (T, 3, S, S) float       T consecutive sampled frames of a video
+:class:`AudioWindowReader`   audio        (N,) float waveform      a window of N samples of an utterance
+:class:`AudioVisualReader`   clip, audio  both of the above        a clip and the sound centred on it
+===========================  ===========  =======================  =======================================
 
 Every item also has ``label`` () float (1 = fake), ``video_idx`` () long (its video or utterance) and
 ``frame_index`` () long. A new kind of item is a new reader here and nothing else in the datamodule.
@@ -25,16 +26,16 @@ import numpy as np
 import pandas as pd
 from torch.utils.data import Dataset
 
-from dfdet.data.datasets import AudioDataset, ClipDataset, FrameDataset
+from dfdet.data.datasets import AudioDataset, AudioVisualClipDataset, ClipDataset, FrameDataset
 
 # The batch keys each data modality may fill.
-KEYS = {"face": ("image", "clip"), "image": ("image", "clip"), "audio": ("audio",)}
+KEYS = {"face": ("image", "clip"), "image": ("image", "clip"), "audio": ("audio",), "audio_visual": ("clip", "audio")}
 
 
 class ItemReader(Protocol):
     """Makes the dataset of one split from its manifest rows."""
 
-    key: str  # the batch key its items fill (image, clip, audio)
+    keys: tuple[str, ...]  # the batch keys its items fill (image, clip, audio)
 
     def dataset(
         self, rows: pd.DataFrame, video_idx: np.ndarray, transform: Callable | None, train: bool, seed: int | None
@@ -44,7 +45,7 @@ class ItemReader(Protocol):
 class FrameReader:
     """One item per manifest row: a face crop (or a whole image), through ``transform``."""
 
-    key = "image"
+    keys = ("image",)
 
     def dataset(
         self, rows: pd.DataFrame, video_idx: np.ndarray, transform: Callable | None, train: bool, seed: int | None
@@ -60,7 +61,7 @@ class ClipReader:
         clip_stride: sampled frames between clip starts; None: ``clip_len`` (no overlap).
     """
 
-    key = "clip"
+    keys = ("clip",)
 
     def __init__(self, clip_len: int, clip_stride: int | None = None) -> None:
         self.clip_len = int(clip_len)
@@ -88,7 +89,7 @@ class AudioWindowReader:
         sample_rate: files are decoded and resampled to this rate (the model's ``input.sample_rate``).
     """
 
-    key = "audio"
+    keys = ("audio",)
 
     def __init__(self, num_samples: int, sample_rate: int) -> None:
         self.num_samples = int(num_samples)
@@ -99,6 +100,31 @@ class AudioWindowReader:
     ) -> Dataset:
         rng = np.random.default_rng(seed) if train else None
         return AudioDataset(rows, video_idx, self.num_samples, self.sample_rate, rng=rng, augment=transform)
+
+
+class AudioVisualReader(ClipReader):
+    """Clips of face crops with the sound centred on each (see :class:`~dfdet.data.datasets.AudioVisualClipDataset`).
+
+    Args:
+        clip_len, clip_stride: as for :class:`ClipReader` (the model's ``input.clip_len`` / ``clip_stride``).
+        num_samples: sound window length, the model's ``input.num_samples``.
+        sample_rate: the sound is resampled to this rate, the model's ``input.sample_rate``.
+    """
+
+    keys = ("clip", "audio")
+
+    def __init__(self, clip_len: int, clip_stride: int | None, num_samples: int, sample_rate: int) -> None:
+        super().__init__(clip_len, clip_stride)
+        self.num_samples = int(num_samples)
+        self.sample_rate = int(sample_rate)
+
+    def dataset(
+        self, rows: pd.DataFrame, video_idx: np.ndarray, transform: Callable | None, train: bool, seed: int | None
+    ) -> Dataset:
+        transform = _required(transform, "clips")
+        return AudioVisualClipDataset(
+            rows, video_idx, transform, self.clip_len, self.clip_stride, self.num_samples, self.sample_rate
+        )
 
 
 def _required(transform: Any, what: str) -> Callable:

@@ -141,7 +141,13 @@ class ProcessedSource:
         return self.processed_dir / "manifest.parquet"
 
     def manifest(self) -> pd.DataFrame:
-        return read_manifest(self.manifest_path(), check_files=False)  # the datamodule checks files
+        """The frame manifest; with a ``source`` column (what ``preprocess.py`` writes), ``source_path`` adds each
+        row's source video file (audio-visual readers read its sound)."""
+        df = read_manifest(self.manifest_path(), check_files=False)  # the datamodule checks files
+        if "source" in df.columns:
+            files = {s: str(self.video_file(s)) for s in df["source"].astype(str).unique()}
+            df["source_path"] = df["source"].astype(str).map(files)
+        return df
 
     def video_file(self, source: str) -> Path:
         """The file a manifest row's ``source`` names (relative to the release folder, or absolute)."""

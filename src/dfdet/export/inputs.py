@@ -30,6 +30,11 @@ def input_kinds(contract: InputContract) -> tuple[str, ...]:
 def model_contract(model: DeepfakeDetector) -> InputContract:
     """The detector's input contract, refusing a clip model without a clip length."""
     contract = model.contract
+    if len(contract.input_keys) > 1:
+        raise ExportError(
+            f"{contract.modality} models take several inputs ({', '.join(contract.input_keys)}); exporting them is not "
+            "supported yet"
+        )
     if getattr(model, "head", None) is not None and contract.clip_len is None:
         raise ExportError("A clip model (temporal head) needs model.input.clip_len in its contract")
     return contract

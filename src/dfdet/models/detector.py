@@ -37,8 +37,9 @@ class DeepfakeDetector(L.LightningModule):
 
     The network returns logits (fake = positive class); probabilities, video aggregation and the decision threshold
     live here, outside the network, so exported models stay plain. The model owns its input contract
-    (:class:`~dfdet.contract.InputContract`): it reads ``batch[contract.input_key]`` (``image``, ``clip`` or
-    ``audio``), and data, export and prediction read the contract from it.
+    (:class:`~dfdet.contract.InputContract`): it reads the batch entries its contract names (``image``, ``clip`` or
+    ``audio``; ``clip`` and ``audio`` together for audio-visual networks, which get them as a dict), and data,
+    export and prediction read the contract from it.
 
     Args:
         net: maps (B, 3, H, W) to (B, 1) or (B,) logits (a timm model for clip models: its pooled features are used);
@@ -85,9 +86,11 @@ class DeepfakeDetector(L.LightningModule):
         if input is None:
             input = InputContract(modality="face", size=224)
         self.contract = input if isinstance(input, InputContract) else InputContract.from_dict(input)
+        if head is not None and self.contract.modality == "audio_visual":
+            raise ContractError("audio-visual networks take the clip and the sound whole: no model/head for them")
         if head is not None and self.contract.clip_len is None:
             raise ContractError("a temporal head needs clips: set model.input.clip_len (model/head=... does)")
-        if head is None and self.contract.clip_len is not None:
+        if head is None and self.contract.clip_len is not None and self.contract.modality != "audio_visual":
             raise ContractError("model.input.clip_len is set but the model has no temporal head (model/head=none)")
         self.save_hyperparameters(ignore=["net", "optimizer", "scheduler", "loss", "head", "input"])
         self.hparams["input"] = self.contract.to_dict()  # plain types: checkpoints load with weights_only=True
@@ -107,9 +110,12 @@ class DeepfakeDetector(L.LightningModule):
         # Not registered as a submodule, so state_dict keys and checkpoints stay those of the plain network.
         object.__setattr__(self, "_compiled_net", torch.compile(self.net) if compile else None)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Args: x normalised images (B, 3, H, W), clips (B, T, 3, H, W) with a head, or waveforms (B, N) for audio
-        networks (the contract's layout). Returns logits (B,)."""
+    def forward(self, x: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
+        """Args: x normalised images (B, 3, H, W), clips (B, T, 3, H, W) with a head, waveforms (B, N) for audio
+        networks, or ``{"clip": ..., "audio": ...}`` for audio-visual ones (the contract's layout). Returns logits
+        (B,)."""
+        if isinstance(x, dict):
+            return self.net(x).reshape(len(next(iter(x.values()))))
         batch = x.shape[0]
         if self.head is not None:
             x = x.flatten(0, 1)  # (B * T, 3, H, W)
@@ -144,15 +150,17 @@ class DeepfakeDetector(L.LightningModule):
                 if params and not any(p.requires_grad for p in params):
                     module.eval()
 
-    def inputs(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """The batch entry this model consumes (``batch[contract.input_key]``), with one clear error otherwise."""
-        key = self.contract.input_key
-        if key not in batch:
+    def inputs(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor | dict[str, torch.Tensor]:
+        """The batch entries this model consumes (its contract's ``input_keys``): one tensor, or a dict of several,
+        with one clear error when the data does not give them."""
+        keys = self.contract.input_keys
+        missing = [k for k in keys if k not in batch]
+        if missing:
             named = sorted(k for k in batch if k not in ("label", "video_idx", "frame_index"))
-            raise KeyError(
-                f"the model reads batch['{key}'] ({self.contract.modality} input) but the data gives {named}"
+            raise ContractError(
+                f"the model reads batch {list(keys)} ({self.contract.modality} input) but the data gives {named}"
             )
-        return batch[key]
+        return batch[keys[0]] if len(keys) == 1 else {k: batch[k] for k in keys}
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         logits = self(self.inputs(batch))

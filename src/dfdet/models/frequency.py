@@ -108,7 +108,7 @@ class SpectrumDetector(DeepfakeDetector):
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         with torch.no_grad():
-            self._feats.append(self.net.features(self.inputs(batch)))
+            self._feats.append(self.net.features(cast(torch.Tensor, self.inputs(batch))))
             self._labels.append(batch["label"])
         cast(LightningOptimizer, self.optimizers()).step()  # one optimizer (configure_optimizers)
 

@@ -122,3 +122,22 @@ def extract_audio_track(path: str | os.PathLike, sample_rate: int = 16000) -> np
     if wave.size == 0:
         raise NoAudioTrackError(f"{path} has an audio stream without samples")
     return wave
+
+
+def video_frame_rate(path: str | os.PathLike) -> float:
+    """Frames per second of a video's first video stream (its average rate, else FFmpeg's guess).
+
+    Raises:
+        ManifestError: the file is missing, unreadable, or has no video stream with a rate.
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0] if container.streams.video else None
+            rate = (stream.average_rate or stream.guessed_rate) if stream is not None else None
+    except Exception as exc:  # noqa: BLE001 - any demuxer failure means an unreadable file
+        raise ManifestError(f"Cannot read the video {path} ({type(exc).__name__}: {exc})") from exc
+    if not rate:
+        raise ManifestError(f"{path} has no video stream with a frame rate")
+    return float(rate)
