@@ -34,8 +34,8 @@ class DeepfakeDataModule(L.LightningDataModule):
     Args:
         source: lists the items (:class:`~dfdet.data.sources.Source`: synthetic, preprocessed face crops, audio).
         reader: makes one split's dataset from its rows (frames, clips, audio windows).
-        modality: the data's modality (``face``, ``image``, ``audio``, ``audio_visual``): checked against the model's input
-            contract by every entry point, and against the reader here.
+        modality: the data's modality (``face``, ``image``, ``audio``, ``audio_visual``): checked against the
+            model's input contract by every entry point, and against the reader here.
         train_transform: augmentation for training items (an image pipeline, or an audio augmentation); None: the
             evaluation transform.
         eval_transform: normalisation of validation/test items (images); None for audio.

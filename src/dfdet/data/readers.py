@@ -45,7 +45,7 @@ class ItemReader(Protocol):
 class FrameReader:
     """One item per manifest row: a face crop (or a whole image), through ``transform``."""
 
-    keys = ("image",)
+    keys: tuple[str, ...] = ("image",)
 
     def dataset(
         self, rows: pd.DataFrame, video_idx: np.ndarray, transform: Callable | None, train: bool, seed: int | None
@@ -61,7 +61,7 @@ class ClipReader:
         clip_stride: sampled frames between clip starts; None: ``clip_len`` (no overlap).
     """
 
-    keys = ("clip",)
+    keys: tuple[str, ...] = ("clip",)
 
     def __init__(self, clip_len: int, clip_stride: int | None = None) -> None:
         self.clip_len = int(clip_len)
@@ -89,7 +89,7 @@ class AudioWindowReader:
         sample_rate: files are decoded and resampled to this rate (the model's ``input.sample_rate``).
     """
 
-    keys = ("audio",)
+    keys: tuple[str, ...] = ("audio",)
 
     def __init__(self, num_samples: int, sample_rate: int) -> None:
         self.num_samples = int(num_samples)
