@@ -23,21 +23,12 @@ from dfdet.metrics.fusion import late_fusion
 from dfdet.predict.errors import MediaError, PredictError
 from dfdet.predict.media import SUPPORTED, MediaType, check_pixels, sniff_file
 from dfdet.predict.models import Model, ModelInfo
-from dfdet.predict.scoring import AGGREGATIONS, aggregate, clip_scores_per_frame, make_clips, sigmoid, to_input
-from dfdet.preprocess.pipeline import NoFaceError, VideoPreprocessor
-from dfdet.preprocess.video import IMAGE_EXTENSIONS, DecodeError, sample_indices
+from dfdet.predict.preprocessors import ExplainedFace, preprocessor_for
+from dfdet.predict.scoring import AGGREGATIONS
+from dfdet.preprocess.pipeline import VideoPreprocessor
+from dfdet.preprocess.video import IMAGE_EXTENSIONS
 
 log = logging.getLogger("dfdet.predict")
-
-
-@dataclass
-class ExplainedFace:
-    """One explained face: ``crop`` RGB uint8 (S, S, 3) and ``heat`` (H, W) in [0, 1] at the model's input size."""
-
-    frame_index: int
-    score: float
-    crop: np.ndarray
-    heat: np.ndarray
 
 
 @dataclass
@@ -113,6 +104,7 @@ class Predictor:
         if threshold is not None:
             overrides.update(threshold=float(threshold), threshold_source="override")
         self.info: ModelInfo = dataclasses.replace(model.info, **{k: v for k, v in overrides.items() if v is not None})
+        self.preprocessor = preprocessor_for(self)  # by the model's modality (face, audio, ...)
 
     def predict(self, path: str | os.PathLike, name: str | None = None, explain: bool = False) -> Prediction:
         """Scores one file.
@@ -140,18 +132,13 @@ class Predictor:
                 return self.sound.predict(path, name=result["file"], explain=explain)
             result.update(kind=media.kind, media_type=media.mime)
             size = check_pixels(path, media, self.max_pixels)
-            if size is not None and self.info.modality == "face":
-                self._check_face_room(*size)
+            if size is not None:
+                self.preprocessor.check_size(*size)
             with decodable_path(path, media) as readable:
-                if self.info.modality == "audio":
-                    result.update(self._score_audio(readable, media))
-                    if explain:  # no heatmaps for waveforms
-                        result.update(explanation_method=None, explanations=[])
-                else:
-                    body, faces = self._score_faces(readable, media, explain)
-                    result.update(body)
-                    if self.sound is not None and media.kind == "video":
-                        result.update(self._fuse_sound(readable, body["fake_probability"]))
+                body, faces = self.preprocessor.score(readable, media, explain)
+                result.update(body)
+                if self.sound is not None and media.kind == "video":
+                    result.update(self._fuse_sound(readable, body["fake_probability"]))
         except MediaError as exc:
             result.update(fake_probability=None, label=None, error=exc.as_dict())
         except OSError as exc:  # the file vanished or cannot be opened
@@ -183,14 +170,8 @@ class Predictor:
         }
         return {"audio": {k: sound[k] for k in keys if k in sound}, "fused": fused}
 
-    def _check_face_room(self, width: int, height: int) -> None:
-        """Frames smaller than the smallest face searched (after the detector's downscaling) hold no face."""
-        detector = self.faces.detector
-        side = min(width, height) * detector.scale_for(height, width)
-        if side < detector.min_face_size:
-            raise MediaError("no_face", f"the frames ({width} x {height}) are smaller than the smallest face searched")
-
-    def _decision(self, probability: float) -> dict[str, Any]:
+    def decision(self, probability: float) -> dict[str, Any]:
+        """The result fields of a fake probability at this predictor's threshold."""
         return {
             "fake_probability": probability,
             "label": "fake" if probability >= self.info.threshold else "real",
@@ -198,112 +179,7 @@ class Predictor:
             "aggregation": self.info.aggregation,
         }
 
-    def _logits(self, x: np.ndarray) -> np.ndarray:
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """The model's logits of inputs (N, ...), ``batch_size`` at a time."""
         parts = [self.model.logits(x[s : s + self.batch_size]) for s in range(0, len(x), self.batch_size)]
         return np.concatenate(parts) if parts else np.zeros(0, np.float32)
-
-    def _score_faces(self, path: Path, media: MediaType, explain: bool) -> tuple[dict[str, Any], list[ExplainedFace]]:
-        if media.kind == "audio":
-            raise MediaError("wrong_modality", "this model scores faces in images and videos, not audio files")
-        try:
-            found = self.faces(path)
-        except DecodeError as exc:
-            raise MediaError("unreadable", f"cannot decode the {media.kind}: {exc}") from exc
-        except NoFaceError as exc:
-            where = "the image" if media.kind == "image" else f"the video ({exc})"
-            raise MediaError("no_face", f"no face found in {where}") from exc
-        info = self.info
-        x = to_input(found.crops, info.input_size, info.mean, info.std)
-        body: dict[str, Any] = {}
-        if info.clip_len:
-            stride = info.clip_stride or info.clip_len
-            clips, starts = make_clips(x, info.clip_len, stride)
-            probs = sigmoid(self._logits(clips))
-            per_frame = clip_scores_per_frame(len(x), starts, info.clip_len, probs)
-            ends = [min(s + info.clip_len, len(x)) - 1 for s in starts]
-            body["clips"] = [
-                {
-                    "start_frame": int(found.frame_indices[s]),
-                    "end_frame": int(found.frame_indices[e]),
-                    "score": float(p),
-                }
-                for s, e, p in zip(starts, ends, probs, strict=True)
-            ]
-        else:
-            probs = per_frame = sigmoid(self._logits(x))
-        body.update(self._decision(aggregate(probs, info.aggregation, info.top_k)))
-        body.update(
-            num_frames=int(found.num_frames),
-            frames_sampled=int(found.sampled),
-            frames_without_face=int(found.sampled - len(x)),
-            frames=[
-                {
-                    "index": int(found.frame_indices[t]),
-                    "score": float(per_frame[t]),
-                    "box": [round(float(v), 1) for v in found.boxes[t]],
-                    "detected": bool(found.detected[t]),
-                }
-                for t in range(len(x))
-            ],
-        )
-        if not explain:
-            return body, []
-        faces, method = self._explain(x, probs, found.crops, found.frame_indices, per_frame)
-        body["explanation_method"] = method
-        body["explanations"] = [{"frame_index": f.frame_index, "score": f.score} for f in faces]
-        return body, faces
-
-    def _explain(
-        self, x: np.ndarray, probs: np.ndarray, crops: list, indices: np.ndarray, per_frame: np.ndarray
-    ) -> tuple[list[ExplainedFace], str]:
-        """Heatmaps of the top-scoring frames (frame models) or of frames spread over the top-scoring clip."""
-        n = max(1, self.explain_frames)
-        if self.info.clip_len:
-            stride = self.info.clip_stride or self.info.clip_len
-            clips, starts = make_clips(x, self.info.clip_len, stride)
-            best = int(np.argmax(probs))
-            heat, method = self.model.explain(clips[best : best + 1], self.batch_size)
-            offsets = sample_indices(self.info.clip_len, n)
-            positions = [min(starts[best] + int(o), len(x) - 1) for o in offsets]
-            heats = [heat[0][int(o)] if heat.ndim == 4 else heat[0] for o in offsets]
-        else:
-            positions = sorted(np.argsort(-probs, kind="stable")[:n].tolist())
-            heat, method = self.model.explain(x[positions], self.batch_size)
-            heats = list(heat)
-        faces = [
-            ExplainedFace(int(indices[p]), float(per_frame[p]), crops[p], h)
-            for p, h in zip(positions, heats, strict=True)
-        ]
-        return faces, method
-
-    def _score_audio(self, path: Path, media: MediaType) -> dict[str, Any]:
-        """Mean fake probability over non-overlapping windows of the model's length (the sound track of videos)."""
-        if media.kind == "image":
-            raise MediaError(
-                "wrong_modality", "this model scores audio (files or the sound track of videos), not images"
-            )
-        from dfdet.data.audio.crops import repeat_pad
-        from dfdet.data.audio.io import NoAudioTrackError, extract_audio_track, load_audio
-        from dfdet.errors import ManifestError
-
-        rate, length = int(self.info.sample_rate or 16000), self.info.input_size
-        try:
-            wave = extract_audio_track(path, rate) if media.kind == "video" else load_audio(path, rate)
-        except NoAudioTrackError as exc:
-            raise MediaError("no_audio_track", "the video has no sound track") from exc
-        except ManifestError as exc:
-            raise MediaError("unreadable", "cannot decode the audio") from exc
-        if wave.size == 0:
-            raise MediaError("unreadable", "the audio holds no samples")
-        duration = len(wave) / rate
-        wave = repeat_pad(np.asarray(wave, np.float32), length)
-        starts = list(range(0, len(wave) - length + 1, length))
-        probs = sigmoid(self._logits(np.stack([wave[s : s + length] for s in starts])))
-        body = self._decision(aggregate(probs, "mean"))
-        body["aggregation"] = "mean"
-        body["duration_s"] = round(duration, 3)
-        body["windows"] = [
-            {"start_s": round(s / rate, 3), "end_s": round(min(s + length, len(wave)) / rate, 3), "score": float(p)}
-            for s, p in zip(starts, probs, strict=True)
-        ]
-        return body

@@ -1,0 +1,223 @@
+"""Per-modality input preparation for prediction, registered by the model contract's modality.
+
+The :class:`~dfdet.predict.Predictor` sniffs a file, checks its limits and hands it to the preprocessor registered for
+its model's modality (:data:`PREPROCESSORS`): ``face`` runs the face pipeline of preprocessing (sampling, MTCNN,
+tracking, crops with the model's margin) and scores frames or clips; ``audio`` scores windows of the waveform (audio
+files, or the sound track of videos). A new modality registers one class here with :func:`register`; nothing in
+the predictor changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from dfdet.predict.errors import MediaError, PredictError
+from dfdet.predict.media import MediaType
+from dfdet.predict.scoring import aggregate, clip_scores_per_frame, make_clips, sigmoid, to_input
+from dfdet.preprocess.pipeline import NoFaceError
+from dfdet.preprocess.video import DecodeError, sample_indices
+
+if TYPE_CHECKING:
+    from dfdet.predict.predictor import Predictor
+
+log = logging.getLogger("dfdet.predict")
+
+
+@dataclass
+class ExplainedFace:
+    """One explained face: ``crop`` RGB uint8 (S, S, 3) and ``heat`` (H, W) in [0, 1] at the model's input size."""
+
+    frame_index: int
+    score: float
+    crop: np.ndarray
+    heat: np.ndarray
+
+
+class Preprocessor(Protocol):
+    """Makes a model's inputs from one file and scores them through its predictor."""
+
+    def check_size(self, width: int, height: int) -> None:
+        """Refuses, from the header's frame size alone, a file that cannot hold this modality's input."""
+
+    def score(self, path: Path, media: MediaType, explain: bool) -> tuple[dict[str, Any], list[ExplainedFace]]:
+        """The result body (``fake_probability``, ``label``, ...) and explained faces; raises :class:`MediaError`."""
+        ...
+
+
+PREPROCESSORS: dict[str, Callable[[Predictor], Preprocessor]] = {}
+
+
+def register(modality: str) -> Callable[[type], type]:
+    """Class decorator: the preprocessor of models whose contract's modality is ``modality``."""
+
+    def add(cls: type) -> type:
+        PREPROCESSORS[modality] = cls
+        return cls
+
+    return add
+
+
+def preprocessor_for(predictor: Predictor) -> Preprocessor:
+    """The registered preprocessor of ``predictor``'s model modality.
+
+    Raises:
+        PredictError: no preprocessor is registered for it.
+    """
+    modality = predictor.info.modality
+    if modality not in PREPROCESSORS:
+        raise PredictError(
+            f"prediction has no preprocessor for {modality} models yet (registered: {', '.join(sorted(PREPROCESSORS))})"
+        )
+    return PREPROCESSORS[modality](predictor)
+
+
+@register("face")
+class FacePreprocessor:
+    """Face models: the face pipeline of preprocessing, crops resized and normalised as the model's contract says.
+
+    The crop margin is the model's (its contract's ``crop_margin``) when it recorded one, so prediction crops like
+    the crops it was trained on whatever the predictor's face pipeline config says.
+    """
+
+    def __init__(self, predictor: Predictor) -> None:
+        self.predictor = predictor
+        self.faces = predictor.faces
+        margin = (predictor.info.input or {}).get("crop_margin")
+        cropper = getattr(self.faces, "cropper", None)
+        if margin is not None and cropper is not None and cropper.margin != margin:
+            log.info("Face crops use the model's margin %.3g (the face pipeline config says %.3g)", margin,
+                     cropper.margin)  # fmt: skip
+            cropper.margin = float(margin)
+
+    def check_size(self, width: int, height: int) -> None:
+        """Frames smaller than the smallest face searched (after the detector's downscaling) hold no face."""
+        detector = self.faces.detector
+        side = min(width, height) * detector.scale_for(height, width)
+        if side < detector.min_face_size:
+            raise MediaError("no_face", f"the frames ({width} x {height}) are smaller than the smallest face searched")
+
+    def score(self, path: Path, media: MediaType, explain: bool) -> tuple[dict[str, Any], list[ExplainedFace]]:
+        """Finds the face track as preprocessing does, scores its crops (frames or clips), explains when asked."""
+        if media.kind == "audio":
+            raise MediaError("wrong_modality", "this model scores faces in images and videos, not audio files")
+        try:
+            found = self.faces(path)
+        except DecodeError as exc:
+            raise MediaError("unreadable", f"cannot decode the {media.kind}: {exc}") from exc
+        except NoFaceError as exc:
+            where = "the image" if media.kind == "image" else f"the video ({exc})"
+            raise MediaError("no_face", f"no face found in {where}") from exc
+        info = self.predictor.info
+        x = to_input(found.crops, info.input_size, info.mean, info.std)
+        body: dict[str, Any] = {}
+        if info.clip_len:
+            stride = info.clip_stride or info.clip_len
+            clips, starts = make_clips(x, info.clip_len, stride)
+            probs = sigmoid(self.predictor.logits(clips))
+            per_frame = clip_scores_per_frame(len(x), starts, info.clip_len, probs)
+            ends = [min(s + info.clip_len, len(x)) - 1 for s in starts]
+            body["clips"] = [
+                {
+                    "start_frame": int(found.frame_indices[s]),
+                    "end_frame": int(found.frame_indices[e]),
+                    "score": float(p),
+                }
+                for s, e, p in zip(starts, ends, probs, strict=True)
+            ]
+        else:
+            probs = per_frame = sigmoid(self.predictor.logits(x))
+        body.update(self.predictor.decision(aggregate(probs, info.aggregation, info.top_k)))
+        body.update(
+            num_frames=int(found.num_frames),
+            frames_sampled=int(found.sampled),
+            frames_without_face=int(found.sampled - len(x)),
+            frames=[
+                {
+                    "index": int(found.frame_indices[t]),
+                    "score": float(per_frame[t]),
+                    "box": [round(float(v), 1) for v in found.boxes[t]],
+                    "detected": bool(found.detected[t]),
+                }
+                for t in range(len(x))
+            ],
+        )
+        if not explain:
+            return body, []
+        faces, method = self._explain(x, probs, found.crops, found.frame_indices, per_frame)
+        body["explanation_method"] = method
+        body["explanations"] = [{"frame_index": f.frame_index, "score": f.score} for f in faces]
+        return body, faces
+
+    def _explain(
+        self, x: np.ndarray, probs: np.ndarray, crops: list, indices: np.ndarray, per_frame: np.ndarray
+    ) -> tuple[list[ExplainedFace], str]:
+        """Heatmaps of the top-scoring frames (frame models) or of frames spread over the top-scoring clip."""
+        n = max(1, self.predictor.explain_frames)
+        if self.predictor.info.clip_len:
+            stride = self.predictor.info.clip_stride or self.predictor.info.clip_len
+            clips, starts = make_clips(x, self.predictor.info.clip_len, stride)
+            best = int(np.argmax(probs))
+            heat, method = self.predictor.model.explain(clips[best : best + 1], self.predictor.batch_size)
+            offsets = sample_indices(self.predictor.info.clip_len, n)
+            positions = [min(starts[best] + int(o), len(x) - 1) for o in offsets]
+            heats = [heat[0][int(o)] if heat.ndim == 4 else heat[0] for o in offsets]
+        else:
+            positions = sorted(np.argsort(-probs, kind="stable")[:n].tolist())
+            heat, method = self.predictor.model.explain(x[positions], self.predictor.batch_size)
+            heats = list(heat)
+        faces = [
+            ExplainedFace(int(indices[p]), float(per_frame[p]), crops[p], h)
+            for p, h in zip(positions, heats, strict=True)
+        ]
+        return faces, method
+
+
+@register("audio")
+class AudioPreprocessor:
+    """Audio models: the waveform (of audio files, or the sound track of videos) in windows of the model's length."""
+
+    def __init__(self, predictor: Predictor) -> None:
+        self.predictor = predictor
+
+    def score(self, path: Path, media: MediaType, explain: bool) -> tuple[dict[str, Any], list[ExplainedFace]]:
+        """Mean fake probability over non-overlapping windows of the model's length (the sound track of videos)."""
+        if media.kind == "image":
+            raise MediaError(
+                "wrong_modality", "this model scores audio (files or the sound track of videos), not images"
+            )
+        from dfdet.data.audio.crops import repeat_pad
+        from dfdet.data.audio.io import NoAudioTrackError, extract_audio_track, load_audio
+        from dfdet.errors import ManifestError
+
+        rate, length = int(self.predictor.info.sample_rate or 16000), self.predictor.info.input_size
+        try:
+            wave = extract_audio_track(path, rate) if media.kind == "video" else load_audio(path, rate)
+        except NoAudioTrackError as exc:
+            raise MediaError("no_audio_track", "the video has no sound track") from exc
+        except ManifestError as exc:
+            raise MediaError("unreadable", "cannot decode the audio") from exc
+        if wave.size == 0:
+            raise MediaError("unreadable", "the audio holds no samples")
+        duration = len(wave) / rate
+        wave = repeat_pad(np.asarray(wave, np.float32), length)
+        starts = list(range(0, len(wave) - length + 1, length))
+        probs = sigmoid(self.predictor.logits(np.stack([wave[s : s + length] for s in starts])))
+        body = self.predictor.decision(aggregate(probs, "mean"))
+        body["aggregation"] = "mean"
+        body["duration_s"] = round(duration, 3)
+        body["windows"] = [
+            {"start_s": round(s / rate, 3), "end_s": round(min(s + length, len(wave)) / rate, 3), "score": float(p)}
+            for s, p in zip(starts, probs, strict=True)
+        ]
+        if explain:  # no heatmaps for waveforms
+            body.update(explanation_method=None, explanations=[])
+        return body, []
+
+    def check_size(self, width: int, height: int) -> None:
+        """Audio models read the sound of videos whatever their frame size."""
