@@ -107,6 +107,7 @@ async def slow_client(port: int, body: bool, rate: float, stop: asyncio.Event, o
         finally:
             answer.cancel()
             writer.close()
+        await asyncio.sleep(0.1)  # then reconnect (without spinning when every slot is taken)
 
 
 async def load(url: str, image: bytes, requests: int, concurrency: int, time_limit: float) -> list[tuple]:
