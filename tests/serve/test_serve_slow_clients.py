@@ -68,6 +68,14 @@ async def slow_client(url: str, phase: str, step: bytes, every: float, bound: fl
         writer.close()
 
 
+async def held(slots: Any, count: int, bound: float = 10.0) -> None:
+    """Waits until ``count`` slots are taken (at most ``bound`` seconds)."""
+    deadline = time.monotonic() + bound
+    while slots.held < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert slots.held >= count, f"only {slots.held} of {count} slots were taken"
+
+
 async def valid_uploads(url: str, image: bytes, count: int) -> list[tuple[int, float]]:
     """Uploads ``image`` ``count`` times, one after the other: (status, seconds) of each."""
     results = []
@@ -84,29 +92,30 @@ def test_twenty_slow_clients_do_not_stop_valid_uploads(
 ) -> None:
     # queue_size 0: before uploads were received outside the prediction slots, one slow client made every upload 503
     settings = ServeSettings(
-        upload_dir=str(tmp_path / "uploads"), workers=1, queue_size=0, max_uploads=32, upload_timeout_s=3.0,
+        upload_dir=str(tmp_path / "uploads"), workers=1, queue_size=0, max_uploads=32, upload_timeout_s=4.0,
         min_upload_rate=100, upload_grace_s=0.5,
     )  # fmt: skip
     app = create_app(fake_predictor(), settings)
 
-    async def run(url: str) -> tuple[list[tuple[float, bytes]], list[tuple[int, float]]]:
+    async def run(url: str) -> tuple[list[tuple[float, bytes]], list[tuple[int, float]], int]:
         # 10 send their body at 500 bytes/s (above the minimum rate: they keep their uploads until the time limit),
         # 10 send one header line every 0.2 s (until the header time limit)
         slow = [asyncio.create_task(slow_client(url, "body", b"x" * 100, 0.2, 15)) for _ in range(10)]
         slow += [asyncio.create_task(slow_client(url, "headers", b"%d" % i, 0.2, 15)) for i in range(10)]
-        while app.state.uploads.held < 10:
-            await asyncio.sleep(0.05)
+        await held(app.state.uploads, 10)
         valid = await valid_uploads(url, face_jpeg, 5)
-        return await asyncio.gather(*slow), valid
+        still_uploading = app.state.uploads.held
+        return await asyncio.gather(*slow), valid, still_uploading
 
-    with live_server(app, header_timeout_s=3.0) as url:
-        slow, valid = asyncio.run(run(url))
+    with live_server(app, header_timeout_s=4.0) as url:
+        slow, valid, still_uploading = asyncio.run(run(url))
     assert [status for status, _ in valid] == [200] * 5
-    assert max(seconds for _, seconds in valid) < 2.5  # answered while every slow client still held on
+    assert max(seconds for _, seconds in valid) < 2.5
+    assert still_uploading == 10  # the valid uploads were answered while the slow ones held their upload slots
     for seconds, answer in slow[:10]:
-        assert 2.5 < seconds < 8 and answer.startswith(b"HTTP/1.1 408 ") and b'"upload_timeout"' in answer
+        assert 3.5 < seconds < 10 and answer.startswith(b"HTTP/1.1 408 ") and b'"upload_timeout"' in answer
     for seconds, answer in slow[10:]:
-        assert 2.5 < seconds < 8 and answer == b""  # closed without an answer
+        assert 3.5 < seconds < 10 and answer == b""  # closed without an answer
     assert app.state.uploads.held == app.state.admission.held == 0
     assert list((tmp_path / "uploads").iterdir()) == []
 
@@ -122,8 +131,7 @@ def test_slow_clients_are_cut_off(
 
     async def run(url: str) -> tuple[tuple[float, bytes], ...]:
         below_rate = asyncio.create_task(slow_client(url, "body", b"x" * 10, 0.1, 10))  # 100 bytes/s
-        while app.state.uploads.held < 1:
-            await asyncio.sleep(0.01)
+        await held(app.state.uploads, 1)
         async with httpx.AsyncClient() as client:  # the only upload slot is taken
             refused = await client.post(f"{url}/v1/predict", files={"file": ("a.jpg", face_jpeg)})
         assert refused.status_code == 503 and refused.json()["error"]["code"] == "busy"
@@ -137,3 +145,29 @@ def test_slow_clients_are_cut_off(
     assert 0.4 < headers_s < 3 and headers_answer == b""
     assert 0.4 < idle_s < 3
     assert app.state.uploads.held == 0 and list((tmp_path / "uploads").iterdir()) == []
+
+
+def test_kept_alive_connection_trickling_the_next_request_is_closed(
+    fake_predictor: Any, tmp_path: Path, live_server: Callable[..., Any]
+) -> None:
+    # uvicorn's own keep-alive timer stops at any byte: one byte every 0.1 s would keep the connection for ever
+    app = create_app(fake_predictor(), ServeSettings(upload_dir=str(tmp_path / "uploads")))
+
+    async def run(url: str) -> tuple[bytes, float]:
+        parts = urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: " + parts.netloc.encode() + b"\r\n\r\n")
+        first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        start = time.monotonic()
+        closed = asyncio.create_task(read_until_closed(reader))
+        for _ in range(50):  # at most 5 s
+            if closed.done():
+                break
+            writer.write(b"G")
+            await asyncio.wait([closed], timeout=0.1)
+        writer.close()
+        return first, time.monotonic() - start
+
+    with live_server(app, header_timeout_s=1.0) as url:
+        first, seconds = asyncio.run(run(url))
+    assert first.startswith(b"HTTP/1.1 200 ") and 0.8 < seconds < 3
