@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +66,28 @@ class FakePredictor:
 @pytest.fixture
 def fake_predictor() -> Callable[..., FakePredictor]:
     return FakePredictor
+
+
+@contextmanager
+def serving(app: Any, header_timeout_s: float = 10.0) -> Iterator[str]:
+    """``app`` served by :func:`dfdet.serve.build_server` on a free port of 127.0.0.1 in a thread; yields its URL."""
+    from dfdet.serve import build_server, local_socket
+
+    sock = local_socket()
+    server = build_server(app, "127.0.0.1", 0, header_timeout_s, max_connections=1024, log_level="warning")
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        thread.join(0.05)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+def live_server() -> Callable[..., Any]:
+    """:func:`serving`: ``with live_server(app, header_timeout_s) as url``."""
+    return serving

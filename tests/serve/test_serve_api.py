@@ -22,7 +22,7 @@ PNG_1PX = base64.b64decode(
 
 def make_client(predictor: Any, tmp_path: Path, **limits: Any) -> TestClient:
     settings = ServeSettings(upload_dir=str(tmp_path / "uploads"), **limits)
-    return TestClient(create_app(predictor, settings), raise_server_exceptions=False)
+    return TestClient(create_app(predictor, settings), base_url="http://localhost", raise_server_exceptions=False)
 
 
 def uploads_left(tmp_path: Path) -> list[Path]:
@@ -94,7 +94,11 @@ def test_lying_content_length_does_not_bypass_the_limit(fake_predictor: Any, fac
         b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n' + face_jpeg + b"\r\n--b--\r\n"
     )
     chunks = [body[i : i + 512] for i in range(0, len(body), 512)]
-    headers = [(b"content-type", b"multipart/form-data; boundary=b"), (b"content-length", b"300")]
+    headers = [
+        (b"host", b"localhost"),
+        (b"content-type", b"multipart/form-data; boundary=b"),
+        (b"content-length", b"300"),
+    ]
     scope = {"type": "http", "method": "POST", "path": "/v1/predict", "raw_path": b"/v1/predict", "query_string": b"",
              "headers": headers, "http_version": "1.1", "scheme": "http", "server": ("t", 80), "client": ("c", 1),
              "root_path": "", "asgi": {"version": "3.0"}}  # fmt: skip
@@ -182,7 +186,7 @@ def test_queue_full_answers_503(fake_predictor: Any, face_jpeg: bytes, tmp_path:
 
     async def run() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             post = lambda: client.post("/v1/predict", files={"file": ("a.jpg", face_jpeg)})  # noqa: E731
             first, second = asyncio.create_task(post()), asyncio.create_task(post())
             while app.state.admission.held < 2:

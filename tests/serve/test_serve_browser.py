@@ -3,9 +3,7 @@ shows an error."""
 
 from __future__ import annotations
 
-import socket
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -19,32 +17,11 @@ ARGS = [
 ]  # fmt: skip
 
 
-@contextmanager
-def serving(predictor: Any, upload_dir: Path) -> Iterator[str]:
-    """The API of ``predictor`` on a free port of 127.0.0.1, served by uvicorn in a thread; yields its URL."""
-    import uvicorn
-
+@pytest.fixture
+def server_url(predictor: Any, tmp_path: Path, live_server: Callable[..., Any]) -> Iterator[str]:
     from dfdet.serve import ServeSettings, create_app
 
-    app = create_app(predictor, ServeSettings(upload_dir=str(upload_dir)))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started and thread.is_alive():
-        thread.join(0.05)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-
-@pytest.fixture
-def server_url(predictor: Any, tmp_path: Path) -> Iterator[str]:
-    with serving(predictor, tmp_path / "uploads") as url:
+    with live_server(create_app(predictor, ServeSettings(upload_dir=str(tmp_path / "uploads")))) as url:
         yield url
 
 
@@ -104,19 +81,21 @@ def test_page_shows_results_and_errors(server_url: str, face_jpeg: bytes, tmp_pa
 
 
 def test_page_shows_the_fused_score_of_face_and_sound(
-    predictor: Any, untrained_audio_ckpt: Path, tmp_path: Path
+    predictor: Any, untrained_audio_ckpt: Path, tmp_path: Path, live_server: Callable[..., Any]
 ) -> None:
     import numpy as np
 
     from dfdet.predict import Predictor, load_model
     from dfdet.preprocess.fixtures import face_frames, write_video
+    from dfdet.serve import ServeSettings, create_app
 
     sound = Predictor(load_model(untrained_audio_ckpt), predictor.faces)
     fused = Predictor(predictor.model, predictor.faces, sound=sound, audio_weight=0.4)
     voice = (0.2 * np.sin(2 * np.pi * 140 * np.arange(16000) / 16000)).astype(np.float32)
     video = write_video(tmp_path / "talk.mp4", face_frames(8, size=(160, 128)), fps=10, audio=voice)
     expected = fused.predict(video).result["fused"]
-    with serving(fused, tmp_path / "uploads") as url, chromium_page() as (page, problems):
+    app = create_app(fused, ServeSettings(upload_dir=str(tmp_path / "uploads")))
+    with live_server(app) as url, chromium_page() as (page, problems):
         page.goto(url)
         page.wait_for_selector("#model:has-text('on sound tracks, fused with audio weight 0.4')")  # from /healthz
         page.set_input_files("#file", str(video))

@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,8 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dfdet import __version__
 from dfdet.explain.overlay import overlay, png_bytes
 from dfdet.predict.predictor import Predictor
+from dfdet.serve.access import AccessControl, AccessPolicy
 from dfdet.serve.errors import MEDIA_STATUS, ApiError, error_response
-from dfdet.serve.limits import Admission, ServeSettings
+from dfdet.serve.limits import Admission, ServeSettings, Slots
 from dfdet.serve.upload import FIELD, receive_upload
 
 log = logging.getLogger("dfdet.serve")
@@ -98,17 +100,29 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "internal_error", "internal server error (logged on the server)")
 
 
-def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> FastAPI:
+def busy(what: str, settings: ServeSettings) -> ApiError:
+    """503 with ``Retry-After``."""
+    return ApiError(
+        503, "busy", f"the server is busy ({what}); retry later", {"Retry-After": str(settings.retry_after_s)}
+    )
+
+
+def create_app(
+    predictor: Predictor, settings: ServeSettings | None = None, access: AccessPolicy | None = None
+) -> FastAPI:
     """Builds the API around a loaded predictor.
 
     Args:
         predictor: scores the uploads (shared by the prediction threads).
         settings: limits; defaults when None.
+        access: allowed hosts and browser origins; defaults (this machine's names, no other origin) when None.
 
     Returns:
-        The FastAPI application (``app.state.admission`` holds the concurrency bound).
+        The FastAPI application (``app.state.uploads`` and ``app.state.admission`` hold the bounds of uploads being
+        received and of files queued or running).
     """
     settings = settings or ServeSettings()
+    access = access or AccessPolicy()
     info = predictor.info
     app = FastAPI(
         title="dfdet deepfake detection API",
@@ -116,8 +130,13 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
         description=f"Scores faces in images and videos (or audio) with the model `{info.name}` ({info.format}).",
         redoc_url=None,
     )
-    app.add_middleware(SecurityHeaders)
+    if access.allowed_origins:  # their pages may read the answers
+        app.add_middleware(CORSMiddleware, allow_origins=list(access.allowed_origins), allow_methods=["GET", "POST"])
+    app.add_middleware(AccessControl, policy=access)
+    app.add_middleware(SecurityHeaders)  # outermost: refusals carry the headers too
+    uploads = Slots(settings.max_uploads)
     admission = Admission(settings.workers, settings.queue_size)
+    app.state.uploads = uploads
     app.state.admission = admission
     app.state.settings = settings
     folder = settings.folder()
@@ -147,10 +166,13 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
             **sound_model,
             "limits": {
                 "max_upload_bytes": settings.max_upload_bytes,
+                "max_uploads": settings.max_uploads,
+                "upload_timeout_s": settings.upload_timeout_s,
                 "request_timeout_s": settings.request_timeout_s,
                 "workers": settings.workers,
                 "queue_size": settings.queue_size,
             },
+            "uploading": uploads.held,
             "in_flight": admission.held,
         }
 
@@ -158,7 +180,7 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
         "/v1/predict",
         summary="Score one image, video or audio file",
         openapi_extra={"requestBody": UPLOAD_BODY},
-        responses={code: ERROR_SCHEMA for code in (400, 413, 415, 422, 503, 504)},
+        responses={code: ERROR_SCHEMA for code in (400, 403, 408, 413, 415, 422, 503, 504)},
     )
     async def predict(
         request: Request,
@@ -167,39 +189,39 @@ def create_app(predictor: Predictor, settings: ServeSettings | None = None) -> F
         """The fake probability of the uploaded file (form field ``file``), with per-frame scores and face boxes.
 
         The file type is decided from its bytes (JPEG, PNG, WebP, MP4/MOV, WebM/Matroska, AVI, WAV, FLAC, MP3,
-        OGG), not its name. Errors: 400 malformed request, 413 too large (bytes or pixels), 415 unsupported type,
-        422 no face or undecodable, 503 queue full (retry later), 504 time limit.
+        OGG), not its name. The file is received first (under its own bound), then queued for prediction. Errors:
+        400 malformed request or Host not allowed, 403 origin not allowed, 408 upload too slow, 413 too large
+        (bytes or pixels), 415 unsupported type, 422 no face or undecodable, 503 uploads or queue full (retry
+        later), 504 prediction time limit.
         """
-        deadline = anyio.current_time() + settings.request_timeout_s
-        if not admission.try_acquire():
-            raise ApiError(
-                503, "busy", f"the server is busy ({admission.capacity} requests running or queued); retry later",
-                headers={"Retry-After": str(settings.retry_after_s)},
-            )  # fmt: skip
-        submitted = False
+        if not uploads.try_acquire():
+            raise busy(f"{uploads.capacity} uploads are being received", settings)
         try:
-            upload = await receive_upload(request, folder, settings.max_upload_bytes, deadline - anyio.current_time())
-            try:
-                future = admission.submit(
-                    encode_prediction, predictor, upload.path, upload.filename, explain,
-                    cleanup=lambda: upload.path.unlink(missing_ok=True),
-                )  # fmt: skip
-            except RuntimeError:  # the executor is shutting down
-                upload.path.unlink(missing_ok=True)
-                raise ApiError(503, "shutting_down", "the server is shutting down") from None
-            submitted = True
-            try:
-                with anyio.fail_after(max(deadline - anyio.current_time(), 0.0)):
-                    status, body = await asyncio.wrap_future(future)
-            except TimeoutError as exc:
-                future.cancel()  # a queued job never starts; a running one finishes and then frees its slot
-                limit = settings.request_timeout_s
-                raise ApiError(
-                    504, "timeout", f"the prediction did not finish within the limit of {limit:g} s"
-                ) from exc
-            return JSONResponse(body, status_code=status)
+            upload = await receive_upload(
+                request, folder, settings.max_upload_bytes, settings.upload_timeout_s, settings.min_upload_rate,
+                settings.upload_grace_s,
+            )  # fmt: skip
         finally:
-            if not submitted:
-                admission.release()
+            uploads.release()
+        if not admission.try_acquire():
+            upload.path.unlink(missing_ok=True)
+            raise busy(f"{admission.capacity} files are being scored or queued", settings)
+        try:
+            future = admission.submit(
+                encode_prediction, predictor, upload.path, upload.filename, explain,
+                cleanup=lambda: upload.path.unlink(missing_ok=True),
+            )  # fmt: skip
+        except RuntimeError:  # the executor is shutting down
+            admission.release()
+            upload.path.unlink(missing_ok=True)
+            raise ApiError(503, "shutting_down", "the server is shutting down") from None
+        try:
+            with anyio.fail_after(settings.request_timeout_s):
+                status, body = await asyncio.wrap_future(future)
+        except TimeoutError as exc:
+            future.cancel()  # a queued job never starts; a running one finishes and then frees its slot
+            limit = settings.request_timeout_s
+            raise ApiError(504, "timeout", f"the prediction did not finish within the limit of {limit:g} s") from exc
+        return JSONResponse(body, status_code=status)
 
     return app

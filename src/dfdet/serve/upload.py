@@ -4,6 +4,10 @@ The body is parsed as it arrives (python-multipart's streaming parser), so the s
 ``Content-Length`` header says (or when there is none: chunked uploads); the file type is decided from the first
 bytes of the file (:func:`dfdet.predict.media.sniff`), so an unsupported file is refused before it is stored. The
 client's file name is kept for display only: the file is stored under a generated name in the upload folder.
+
+A slow client cannot hold its upload for long: the whole body must arrive within a time limit, and, after a grace
+period, at an average of at least a minimum rate (the next chunk is awaited only until the average would fall below
+it), so a client that trickles bytes is answered 408 and its connection closed.
 """
 
 from __future__ import annotations
@@ -143,22 +147,45 @@ class _Receiver:
             self.path.unlink(missing_ok=True)
 
 
-async def receive_upload(request: Request, folder: Path, max_bytes: int, timeout: float) -> Upload:
+def receive_deadline(start: float, received: int, time_limit: float, min_rate: float, grace: float) -> float:
+    """The time by which more of the body must have arrived: when the whole upload's time is up, or when the average
+    rate since ``start`` would fall below ``min_rate`` (after ``grace`` seconds), whichever comes first."""
+    deadline = start + time_limit
+    if min_rate > 0:
+        deadline = min(deadline, start + grace + received / min_rate)
+    return deadline
+
+
+def too_slow(time_limit: float, min_rate: float, grace: float) -> ApiError:
+    message = (
+        f"the upload was not received in time (limit {time_limit:g} s, and at least {min_rate:g} bytes/s after "
+        f"the first {grace:g} s)"
+    )
+    return ApiError(408, "upload_timeout", message, headers={"Connection": "close"})
+
+
+async def receive_upload(
+    request: Request, folder: Path, max_bytes: int, time_limit: float, min_rate: float = 0.0, grace: float = 0.0
+) -> Upload:
     """Streams the request's multipart body; stores the file of the form field ``file``.
 
     Args:
         request: a ``multipart/form-data`` request.
         folder: where the temporary file is created.
         max_bytes: largest accepted file.
-        timeout: seconds allowed for receiving the whole body.
+        time_limit: seconds allowed for receiving the whole body.
+        min_rate: bytes per second the body must average once ``grace`` seconds have passed (0: no minimum).
+        grace: seconds before the minimum rate applies.
 
     Returns:
         The stored upload; the caller removes ``path``.
 
     Raises:
-        ApiError: 400 (not multipart, malformed, no ``file`` field, empty file), 413 (file or body too large,
-            announced or received), 415 (unsupported type), 504 (body not received in time).
+        ApiError: 400 (not multipart, malformed, no ``file`` field, empty file), 408 (body not received in time or
+            too slowly; the connection is closed), 413 (file or body too large, announced or received), 415
+            (unsupported type).
     """
+    start = anyio.current_time()
     content_type = request.headers.get("content-type", "")
     kind, params = parse_options_header(content_type)
     if kind != b"multipart/form-data" or not params.get(b"boundary"):
@@ -170,19 +197,27 @@ async def receive_upload(request: Request, folder: Path, max_bytes: int, timeout
     callbacks = {name: getattr(receiver, name) for name in dir(_Receiver) if name.startswith("on_")}
     parser = MultipartParser(params[b"boundary"], callbacks)  # type: ignore[arg-type]
     received = 0
+    chunks = request.stream().__aiter__()
     try:
-        with anyio.fail_after(max(timeout, 0.0)):
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > max_bytes + OVERHEAD:
-                    raise too_large(max_bytes)
-                parser.write(chunk)
+        while True:
+            wait = receive_deadline(start, received, time_limit, min_rate, grace) - anyio.current_time()
+            if wait <= 0:
+                raise TimeoutError
+            with anyio.fail_after(wait):
+                try:
+                    chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    break
+            received += len(chunk)
+            if received > max_bytes + OVERHEAD:
+                raise too_large(max_bytes)
+            parser.write(chunk)
         parser.finalize()
         if not receiver.complete or receiver.path is None or receiver.media is None:
             raise ApiError(400, "bad_request", f"no complete file in the form field '{FIELD}'")
     except TimeoutError as exc:
         receiver.discard()
-        raise ApiError(504, "timeout", f"the upload was not received within {timeout:.3g} s") from exc
+        raise too_slow(time_limit, min_rate, grace) from exc
     except (FormParserError, ClientDisconnect) as exc:
         receiver.discard()
         raise ApiError(400, "bad_request", f"malformed multipart body ({type(exc).__name__})") from exc
