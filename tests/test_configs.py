@@ -8,6 +8,7 @@ import lightning as L
 import pytest
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.accelerators import CPUAccelerator
 
 from dfdet.audio.datamodule import AudioDataModule
 from dfdet.data import DeepfakeDataModule
@@ -57,10 +58,33 @@ def test_augment_options(tiny_cfg, option: str) -> None:
     assert out.shape == (3, cfg.model.image_size, cfg.model.image_size)
 
 
-@pytest.mark.parametrize(("group", "option"), [(g, o) for g in ("callbacks", "logger") for o in options(g)])
-def test_callback_and_logger_options(tiny_cfg, group: str, option: str) -> None:
+CALLBACKS_AND_LOGGERS = {
+    ("callbacks", "default"): ["ModelCheckpoint"],
+    ("callbacks", "audio"): ["ModelCheckpoint", "PerAttackEER"],
+    ("callbacks", "none"): [],
+    ("logger", "csv"): ["CSVLogger"],
+    ("logger", "tensorboard"): ["TensorBoardLogger"],
+    ("logger", "wandb"): ["WandbLogger"],
+    ("logger", "none"): [],
+}
+
+
+def test_every_callback_and_logger_option_is_listed() -> None:
+    assert set(CALLBACKS_AND_LOGGERS) == {(g, o) for g in ("callbacks", "logger") for o in options(g)}
+
+
+@pytest.mark.parametrize(("group", "option"), sorted(CALLBACKS_AND_LOGGERS))
+def test_callback_and_logger_options(tiny_cfg, tmp_path: Path, group: str, option: str) -> None:
     cfg = tiny_cfg(f"{group}={option}")
-    assert isinstance(instantiate_dict(cfg.get(group)), list)
+    built = instantiate_dict(cfg.get(group))
+    assert [type(obj).__name__ for obj in built] == CALLBACKS_AND_LOGGERS[(group, option)]
+    run = tmp_path / "run"
+    for obj in built:  # everything is written into the run folder, checkpoints selected on validation
+        if group == "logger":
+            assert Path(obj.save_dir) == run
+        elif type(obj).__name__ == "ModelCheckpoint":
+            assert Path(obj.dirpath) == run / "checkpoints"
+            assert (obj.monitor, obj.mode, obj.save_last) == ("val/auc", "max", True)
 
 
 @pytest.mark.parametrize("option", options("trainer"))
@@ -69,15 +93,48 @@ def test_trainer_options(tiny_cfg, option: str) -> None:
     assert isinstance(instantiate(cfg.trainer, logger=False), L.Trainer)
 
 
-@pytest.mark.parametrize("option", options("debug"))
-def test_debug_options(tiny_cfg, option: str) -> None:
-    assert tiny_cfg(f"debug={option}").trainer.max_epochs >= 1
+def test_debug_fast_shortens_the_run(compose_cfg, tmp_path: Path) -> None:
+    out = f"paths.output_dir={tmp_path}"
+    default = instantiate(compose_cfg("train", [out]).trainer, logger=False)
+    cfg = compose_cfg("train", [out, "debug=fast"])
+    trainer = instantiate(cfg.trainer, logger=False)
+    assert default.max_epochs > 1 and default.limit_train_batches == 1.0  # what debug=fast has to change
+    assert trainer.max_epochs == 1
+    assert trainer.limit_train_batches == trainer.limit_val_batches == trainer.limit_test_batches == 2
+    assert isinstance(trainer.accelerator, CPUAccelerator)
+    assert cfg.data.num_workers == 0
+
+
+PRIMARY_CONFIGS = sorted(p.stem for p in CONF.glob("*.yaml"))
+
+
+def reached_configs() -> set[str]:
+    """Config paths (``model/head/lstm``) in the defaults list of some primary config with some ``group=option``."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from hydra.types import RunMode
+
+    reached: set[str] = set()
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        for path in CONF.glob("*/**/*.yaml"):
+            group, option = str(path.parent.relative_to(CONF)), path.stem
+            for primary in PRIMARY_CONFIGS:
+                try:
+                    defaults = loader.compute_defaults_list(primary, [f"{group}={option}"], RunMode.RUN)
+                except HydraException:
+                    continue
+                reached |= {d.config_path for d in defaults.defaults if d.config_path is not None}
+    return reached
 
 
 def test_every_yaml_is_reachable() -> None:
-    groups = {p.parent.name for p in CONF.rglob("*.yaml") if p.parent != CONF}
-    assert {"data", "model", "augment", "callbacks", "logger", "trainer", "paths", "hydra"} <= groups
-    assert Path(CONF / "train.yaml").is_file()
+    """Each file under a group folder is chosen by a defaults list (as ``group=option`` or through another file)."""
+    assert {"train", "evaluate", "export", "preprocess", "predict", "serve"} <= set(PRIMARY_CONFIGS)
+    files = {str(p.relative_to(CONF).with_suffix("")) for p in CONF.glob("*/**/*.yaml")}
+    assert {"data/base/datamodule", "model/head/lstm", "hydra/launcher/slurm"} <= files
+    assert files - reached_configs() == set()
 
 
 def test_slurm_launcher_and_optuna_search_compose() -> None:
