@@ -2,7 +2,7 @@
 
 The video is made from the real talking-head clips of ``../shared/data/video`` (each scaled to 720 px high and
 centred on a 1280 x 720 black canvas, 25 fps, H.264), or, when that folder is absent, from the moving astronaut face
-of ``dfdet.preprocess.fixtures``. The model is the ``small`` preset (timm ``test_resnet``, 96 px), built untrained
+of ``dfdet.testing.media``. The model is the ``small`` preset (timm ``test_resnet``, 96 px), built untrained
 (speed does not depend on the weights) and exported to ONNX in a temporary folder; ``--model PATH`` times an
 exported model or a checkpoint of yours instead.
 
@@ -57,9 +57,9 @@ def _source_frames(count: int) -> tuple[list[np.ndarray], str]:
                 frames.append(frame.to_ndarray(format="rgb24"))
                 if len(frames) == count:
                     return frames, ", ".join(c.name for c in clips)
-    from dfdet.preprocess.fixtures import face_frames
+    from dfdet.testing.media import face_frames
 
-    return face_frames(count, size=SIZE), "generated (dfdet.preprocess.fixtures.face_frames)"
+    return face_frames(count, size=SIZE), "generated (dfdet.testing.media.face_frames)"
 
 
 def make_video(path: Path) -> str:

@@ -28,10 +28,10 @@ from dfdet.audio import (
 )
 from dfdet.errors import CheckpointError, DatasetNotFoundError, DfdetError, ManifestError
 from dfdet.models import load_detector
-from dfdet.preprocess.fixtures import face_frames, make_av_folder, write_corrupt, write_video
 from dfdet.tasks.evaluate import evaluate
 from dfdet.tasks.preprocess import preprocess
 from dfdet.tasks.train import train
+from dfdet.testing.media import face_frames, make_av_folder, write_corrupt, write_video
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A folder of test files: real face (astronaut) image and video, no-face image, corrupt, text, audio, bomb."""
     import soundfile as sf
 
-    from dfdet.preprocess.fixtures import face_frames, write_corrupt, write_video
+    from dfdet.testing.media import face_frames, write_corrupt, write_video
 
     folder = tmp_path_factory.mktemp("media")
     frames = face_frames(12, size=(192, 144), seed=1)

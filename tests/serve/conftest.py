@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def face_jpeg() -> bytes:
-    """A JPEG of a real face (scikit-image's astronaut, framed by dfdet.preprocess.fixtures)."""
-    from dfdet.preprocess.fixtures import face_frames
+    """A JPEG of a real face (scikit-image's astronaut, framed by dfdet.testing.media)."""
+    from dfdet.testing.media import face_frames
 
     buffer = io.BytesIO()
     Image.fromarray(face_frames(1, size=(192, 144))[0]).save(buffer, format="JPEG", quality=92)
