@@ -12,6 +12,7 @@ from dfdet.audio import AudioConfigError, AudioDataModule
 from dfdet.errors import DatasetNotFoundError
 from dfdet.models import read_checkpoint
 from dfdet.tasks.train import train
+from dfdet.utils.runinfo import manifest_fingerprint
 
 PER_ATTACK = "+callbacks.per_attack_eer._target_=dfdet.audio.PerAttackEER"
 
@@ -45,7 +46,7 @@ def test_audio_folder_config_instantiates(tiny_cfg, tmp_path: Path) -> None:
     assert isinstance(dm, AudioDataModule) and dm.num_samples == 64000
 
 
-def test_synthetic_audio_config_trains(tiny_cfg, tiny_audio) -> None:
+def test_synthetic_audio_config_trains(tiny_cfg, tiny_audio, tmp_path: Path) -> None:
     cfg = tiny_cfg(
         "data=synthetic_audio",
         "data.source.speakers=[2,1,1]",
@@ -56,6 +57,8 @@ def test_synthetic_audio_config_trains(tiny_cfg, tiny_audio) -> None:
     )
     metrics = train(cfg)
     assert {"test/eer_codec", "test/eer_flat_vocoder", "test/eer_gl_vocoder"} <= set(metrics)
+    info = json.loads((tmp_path / "run" / "run_info.json").read_text())
+    assert info["data_manifest_sha256"] == manifest_fingerprint(instantiate(cfg.data).source.manifest())
 
 
 def test_missing_asvspoof_root_is_one_clear_error(tiny_cfg, tiny_audio) -> None:
