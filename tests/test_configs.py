@@ -52,10 +52,32 @@ def test_data_options(tiny_cfg, option: str) -> None:
 def test_augment_options(tiny_cfg, option: str) -> None:
     import numpy as np
 
-    cfg = tiny_cfg(f"augment@data.train_transform={option}")
+    cfg = tiny_cfg(f"augment={option}")
+    assert cfg.data.train_transform.preset == option
     transform = instantiate(cfg.data.train_transform)
     out = transform(np.zeros((80, 90, 3), dtype=np.uint8))
     assert out.shape == (3, cfg.model.image_size, cfg.model.image_size)
+
+
+@pytest.mark.parametrize(("config_name", "default"), [("train", "light"), ("evaluate", "none")])
+def test_augment_group_reads_as_typed(compose_cfg, config_name: str, default: str) -> None:
+    """``augment=heavy`` lands in data.train_transform (the augment files declare their package)."""
+    required = ["ckpt_path=x.ckpt"] if config_name == "evaluate" else []
+    cfg = compose_cfg(config_name, [*required, "augment=heavy"])
+    assert cfg.data.train_transform.preset == "heavy" and "augment" not in cfg
+    assert compose_cfg(config_name, required).data.train_transform.preset == default
+
+
+@pytest.mark.parametrize("data", AUDIO_DATA)
+def test_audio_data_configs_still_drop_image_augmentation(compose_cfg, data: str) -> None:
+    """Data configs come after augment in the defaults list: an audio data config's ``train_transform: null`` wins."""
+    for overrides in ([f"data={data}", "model=lcnn"], [f"data={data}", "model=lcnn", "augment=heavy"]):
+        assert compose_cfg("train", overrides).data.train_transform is None
+
+
+def test_experiments_choose_their_augmentation(compose_cfg) -> None:
+    assert compose_cfg("train", ["experiment=dfdc_winner"]).data.train_transform.preset == "heavy"
+    assert compose_cfg("train", ["experiment=ffpp_xception_c23"]).data.train_transform.preset == "light"
 
 
 CALLBACKS_AND_LOGGERS = {
