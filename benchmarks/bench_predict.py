@@ -28,6 +28,7 @@ import av
 import cv2
 import numpy as np
 import torch
+from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -92,10 +93,10 @@ def export_small(folder: Path) -> Path:
 
 
 def build_predictor(model_path: Path, frames: int):  # noqa: ANN201 - a dfdet.predict.Predictor
-    cfg = OmegaConf.load(ROOT / "conf" / "predict.yaml")
-    cfg.model_path = str(model_path)
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("predict", ["input=unused", f"predictor.faces.frames_per_video={frames}"])
+    cfg.model_path = str(model_path)  # set after composing: a path is not parsed as an override value
     cfg.threads = None
-    cfg.predictor.faces.frames_per_video = frames
     return instantiate(cfg.predictor)
 
 

@@ -194,3 +194,24 @@ def test_every_experiment_runs_a_few_steps(tiny_cfg, experiment: str) -> None:
     cfg = tiny_cfg(f"experiment={experiment}", *EXPERIMENT_TINY)
     metrics = train(cfg)
     assert "test/auc" in metrics
+
+
+def test_prediction_and_preprocessing_share_one_face_pipeline(compose_cfg) -> None:
+    """conf/faces/default.yaml is mounted into both; only frame count, landmarks and (serve) timeout differ."""
+    from omegaconf import OmegaConf
+
+    faces = OmegaConf.to_container(OmegaConf.load(CONF / "faces" / "default.yaml"))
+    pre = OmegaConf.to_container(compose_cfg("preprocess", ["data=ffpp", "data.frames_per_video=8"]).preprocessor)
+    predict = OmegaConf.to_container(compose_cfg("predict", ["model_path=m.onnx", "input=x.mp4"]).predictor.faces)
+    serve = OmegaConf.to_container(compose_cfg("serve", ["model_path=m.onnx"]).predictor.faces, resolve=True)
+    assert pre == {**faces, "frames_per_video": "${data.frames_per_video}", "landmarks68": None}
+    assert predict == faces
+    assert serve == {**faces, "decode_timeout_s": 60}  # limits.request_timeout_s
+    assert faces["_target_"] == "dfdet.preprocess.VideoPreprocessor" and faces["frames_per_video"] == 32
+
+
+def test_face_pipeline_overrides_reach_each_task(compose_cfg) -> None:
+    pre = compose_cfg("preprocess", ["data=folder", "preprocessor.cropper.size=64", "data.frames_per_video=4"])
+    assert pre.preprocessor.cropper.size == 64 and pre.preprocessor.frames_per_video == 4
+    predict = compose_cfg("predict", ["model_path=m.onnx", "input=x", "predictor.faces.detect_every=4"])
+    assert predict.predictor.faces.detect_every == 4 and predict.predictor.faces.cropper.size == 256
