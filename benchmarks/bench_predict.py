@@ -2,7 +2,7 @@
 
 The video is made from the real talking-head clips of ``../shared/data/video`` (each scaled to 720 px high and
 centred on a 1280 x 720 black canvas, 25 fps, H.264), or, when that folder is absent, from the moving astronaut face
-of ``dfdet.preprocess.fixtures``. The model is the ``small`` preset (timm ``test_resnet``, 96 px), built untrained
+of ``dfdet.testing.media``. The model is the ``small`` preset (timm ``test_resnet``, 96 px), built untrained
 (speed does not depend on the weights) and exported to ONNX in a temporary folder; ``--model PATH`` times an
 exported model or a checkpoint of yours instead.
 
@@ -28,6 +28,7 @@ import av
 import cv2
 import numpy as np
 import torch
+from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -57,9 +58,9 @@ def _source_frames(count: int) -> tuple[list[np.ndarray], str]:
                 frames.append(frame.to_ndarray(format="rgb24"))
                 if len(frames) == count:
                     return frames, ", ".join(c.name for c in clips)
-    from dfdet.preprocess.fixtures import face_frames
+    from dfdet.testing.media import face_frames
 
-    return face_frames(count, size=SIZE), "generated (dfdet.preprocess.fixtures.face_frames)"
+    return face_frames(count, size=SIZE), "generated (dfdet.testing.media.face_frames)"
 
 
 def make_video(path: Path) -> str:
@@ -92,10 +93,10 @@ def export_small(folder: Path) -> Path:
 
 
 def build_predictor(model_path: Path, frames: int):  # noqa: ANN201 - a dfdet.predict.Predictor
-    cfg = OmegaConf.load(ROOT / "conf" / "predict.yaml")
-    cfg.model_path = str(model_path)
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("predict", ["input=unused", f"predictor.faces.frames_per_video={frames}"])
+    cfg.model_path = str(model_path)  # set after composing: a path is not parsed as an override value
     cfg.threads = None
-    cfg.predictor.faces.frames_per_video = frames
     return instantiate(cfg.predictor)
 
 

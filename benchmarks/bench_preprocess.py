@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 
 from dfdet.faces import Detections, box_iou
 from dfdet.preprocess.pipeline import VideoPreprocessor
@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def build_preprocessor(frames: int) -> VideoPreprocessor:
     """The preprocessor exactly as conf/preprocess.yaml configures it."""
-    cfg = OmegaConf.load(ROOT / "conf" / "preprocess.yaml")
-    cfg.data.frames_per_video = frames
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("preprocess", ["data=folder", f"data.frames_per_video={frames}"])
     return instantiate(cfg.preprocessor)
 
 

@@ -41,12 +41,12 @@ FACE = ROOT.parent / "shared" / "data" / "faces" / "face_recognition" / "obama_s
 
 
 def face_image() -> tuple[bytes, str]:
-    """A real face photo from ../shared/data, or the astronaut face of dfdet.preprocess.fixtures."""
+    """A real face photo from ../shared/data, or the astronaut face of dfdet.testing.media."""
     if FACE.is_file():
         return FACE.read_bytes(), FACE.name
     from PIL import Image
 
-    from dfdet.preprocess.fixtures import face_frames
+    from dfdet.testing.media import face_frames
 
     buffer = io.BytesIO()
     Image.fromarray(face_frames(1, size=(320, 240))[0]).save(buffer, format="JPEG", quality=90)

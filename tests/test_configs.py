@@ -8,6 +8,7 @@ import lightning as L
 import pytest
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.accelerators import CPUAccelerator
 
 from dfdet.data import DeepfakeDataModule
 from dfdet.models import DeepfakeDetector
@@ -52,16 +53,61 @@ def test_data_options(tiny_cfg, option: str) -> None:
 def test_augment_options(tiny_cfg, option: str) -> None:
     import numpy as np
 
-    cfg = tiny_cfg(f"augment@data.train_transform={option}")
+    cfg = tiny_cfg(f"augment={option}")
+    assert cfg.data.train_transform.preset == option
     transform = instantiate(cfg.data.train_transform)
     out = transform(np.zeros((80, 90, 3), dtype=np.uint8))
     assert out.shape == (3, cfg.model.input.size, cfg.model.input.size)
 
 
-@pytest.mark.parametrize(("group", "option"), [(g, o) for g in ("callbacks", "logger") for o in options(g)])
-def test_callback_and_logger_options(tiny_cfg, group: str, option: str) -> None:
+@pytest.mark.parametrize(("config_name", "default"), [("train", "light"), ("evaluate", "none")])
+def test_augment_group_reads_as_typed(compose_cfg, config_name: str, default: str) -> None:
+    """``augment=heavy`` lands in data.train_transform (the augment files declare their package)."""
+    required = ["ckpt_path=x.ckpt"] if config_name == "evaluate" else []
+    cfg = compose_cfg(config_name, [*required, "augment=heavy"])
+    assert cfg.data.train_transform.preset == "heavy" and "augment" not in cfg
+    assert compose_cfg(config_name, required).data.train_transform.preset == default
+
+
+@pytest.mark.parametrize("data", AUDIO_DATA)
+def test_audio_data_configs_still_drop_image_augmentation(compose_cfg, data: str) -> None:
+    """Data configs come after augment in the defaults list: an audio data config's ``train_transform: null`` wins."""
+    for overrides in ([f"data={data}", "model=lcnn"], [f"data={data}", "model=lcnn", "augment=heavy"]):
+        assert compose_cfg("train", overrides).data.train_transform is None
+
+
+def test_experiments_choose_their_augmentation(compose_cfg) -> None:
+    assert compose_cfg("train", ["experiment=dfdc_winner"]).data.train_transform.preset == "heavy"
+    assert compose_cfg("train", ["experiment=ffpp_xception_c23"]).data.train_transform.preset == "light"
+
+
+CALLBACKS_AND_LOGGERS = {
+    ("callbacks", "default"): ["ModelCheckpoint"],
+    ("callbacks", "audio"): ["ModelCheckpoint", "PerAttackEER"],
+    ("callbacks", "none"): [],
+    ("logger", "csv"): ["CSVLogger"],
+    ("logger", "tensorboard"): ["TensorBoardLogger"],
+    ("logger", "wandb"): ["WandbLogger"],
+    ("logger", "none"): [],
+}
+
+
+def test_every_callback_and_logger_option_is_listed() -> None:
+    assert set(CALLBACKS_AND_LOGGERS) == {(g, o) for g in ("callbacks", "logger") for o in options(g)}
+
+
+@pytest.mark.parametrize(("group", "option"), sorted(CALLBACKS_AND_LOGGERS))
+def test_callback_and_logger_options(tiny_cfg, tmp_path: Path, group: str, option: str) -> None:
     cfg = tiny_cfg(f"{group}={option}")
-    assert isinstance(instantiate_dict(cfg.get(group)), list)
+    built = instantiate_dict(cfg.get(group))
+    assert [type(obj).__name__ for obj in built] == CALLBACKS_AND_LOGGERS[(group, option)]
+    run = tmp_path / "run"
+    for obj in built:  # everything is written into the run folder, checkpoints selected on validation
+        if group == "logger":
+            assert Path(obj.save_dir) == run
+        elif type(obj).__name__ == "ModelCheckpoint":
+            assert Path(obj.dirpath) == run / "checkpoints"
+            assert (obj.monitor, obj.mode, obj.save_last) == ("val/auc", "max", True)
 
 
 @pytest.mark.parametrize("option", options("trainer"))
@@ -70,15 +116,48 @@ def test_trainer_options(tiny_cfg, option: str) -> None:
     assert isinstance(instantiate(cfg.trainer, logger=False), L.Trainer)
 
 
-@pytest.mark.parametrize("option", options("debug"))
-def test_debug_options(tiny_cfg, option: str) -> None:
-    assert tiny_cfg(f"debug={option}").trainer.max_epochs >= 1
+def test_debug_fast_shortens_the_run(compose_cfg, tmp_path: Path) -> None:
+    out = f"paths.output_dir={tmp_path}"
+    default = instantiate(compose_cfg("train", [out]).trainer, logger=False)
+    cfg = compose_cfg("train", [out, "debug=fast"])
+    trainer = instantiate(cfg.trainer, logger=False)
+    assert default.max_epochs > 1 and default.limit_train_batches == 1.0  # what debug=fast has to change
+    assert trainer.max_epochs == 1
+    assert trainer.limit_train_batches == trainer.limit_val_batches == trainer.limit_test_batches == 2
+    assert isinstance(trainer.accelerator, CPUAccelerator)
+    assert cfg.data.num_workers == 0
+
+
+PRIMARY_CONFIGS = sorted(p.stem for p in CONF.glob("*.yaml"))
+
+
+def reached_configs() -> set[str]:
+    """Config paths (``model/head/lstm``) in the defaults list of some primary config with some ``group=option``."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from hydra.types import RunMode
+
+    reached: set[str] = set()
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        loader = GlobalHydra.instance().config_loader()
+        for path in CONF.glob("*/**/*.yaml"):
+            group, option = str(path.parent.relative_to(CONF)), path.stem
+            for primary in PRIMARY_CONFIGS:
+                try:
+                    defaults = loader.compute_defaults_list(primary, [f"{group}={option}"], RunMode.RUN)
+                except HydraException:
+                    continue
+                reached |= {d.config_path for d in defaults.defaults if d.config_path is not None}
+    return reached
 
 
 def test_every_yaml_is_reachable() -> None:
-    groups = {p.parent.name for p in CONF.rglob("*.yaml") if p.parent != CONF}
-    assert {"data", "model", "augment", "callbacks", "logger", "trainer", "paths", "hydra"} <= groups
-    assert Path(CONF / "train.yaml").is_file()
+    """Each file under a group folder is chosen by a defaults list (as ``group=option`` or through another file)."""
+    assert {"train", "evaluate", "export", "preprocess", "predict", "serve"} <= set(PRIMARY_CONFIGS)
+    files = {str(p.relative_to(CONF).with_suffix("")) for p in CONF.glob("*/**/*.yaml")}
+    assert {"data/base/datamodule", "model/head/lstm", "hydra/launcher/slurm"} <= files
+    assert files - reached_configs() == set()
 
 
 def test_slurm_launcher_and_optuna_search_compose() -> None:
@@ -116,3 +195,24 @@ def test_every_experiment_runs_a_few_steps(tiny_cfg, experiment: str) -> None:
     cfg = tiny_cfg(f"experiment={experiment}", *EXPERIMENT_TINY)
     metrics = train(cfg)
     assert "test/auc" in metrics
+
+
+def test_prediction_and_preprocessing_share_one_face_pipeline(compose_cfg) -> None:
+    """conf/faces/default.yaml is mounted into both; only frame count, landmarks and (serve) timeout differ."""
+    from omegaconf import OmegaConf
+
+    faces = OmegaConf.to_container(OmegaConf.load(CONF / "faces" / "default.yaml"))
+    pre = OmegaConf.to_container(compose_cfg("preprocess", ["data=ffpp", "data.frames_per_video=8"]).preprocessor)
+    predict = OmegaConf.to_container(compose_cfg("predict", ["model_path=m.onnx", "input=x.mp4"]).predictor.faces)
+    serve = OmegaConf.to_container(compose_cfg("serve", ["model_path=m.onnx"]).predictor.faces, resolve=True)
+    assert pre == {**faces, "frames_per_video": "${data.frames_per_video}", "landmarks68": None}
+    assert predict == faces
+    assert serve == {**faces, "decode_timeout_s": 60}  # limits.request_timeout_s
+    assert faces["_target_"] == "dfdet.preprocess.VideoPreprocessor" and faces["frames_per_video"] == 32
+
+
+def test_face_pipeline_overrides_reach_each_task(compose_cfg) -> None:
+    pre = compose_cfg("preprocess", ["data=folder", "preprocessor.cropper.size=64", "data.frames_per_video=4"])
+    assert pre.preprocessor.cropper.size == 64 and pre.preprocessor.frames_per_video == 4
+    predict = compose_cfg("predict", ["model_path=m.onnx", "input=x", "predictor.faces.detect_every=4"])
+    assert predict.predictor.faces.detect_every == 4 and predict.predictor.faces.cropper.size == 256

@@ -22,10 +22,10 @@ from dfdet.models import load_detector
 from dfdet.models.audio import LCNN
 from dfdet.models.frontends import LFCC
 from dfdet.models.scoring import score_sound_tracks, score_video_audio
-from dfdet.preprocess.fixtures import face_frames, make_av_folder, write_corrupt, write_video
 from dfdet.tasks.evaluate import evaluate
 from dfdet.tasks.preprocess import preprocess
 from dfdet.tasks.train import train
+from dfdet.testing.media import face_frames, make_av_folder, write_corrupt, write_video
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from dfdet.data.datamodule import DataConfigError
 from dfdet.errors import DatasetNotFoundError
 from dfdet.models import read_checkpoint
 from dfdet.tasks.train import train
+from dfdet.utils.runinfo import manifest_fingerprint
 
 
 def test_lcnn_trains_on_asvspoof_layout(tiny_cfg, tiny_audio, asvspoof_root: Path, tmp_path: Path) -> None:
@@ -46,7 +47,7 @@ def test_audio_folder_config_instantiates(tiny_cfg, tmp_path: Path) -> None:
     assert isinstance(dm, DeepfakeDataModule) and dm.reader.num_samples == 64000 and dm.modality == "audio"
 
 
-def test_synthetic_audio_config_trains(tiny_cfg, tiny_audio) -> None:
+def test_synthetic_audio_config_trains(tiny_cfg, tiny_audio, tmp_path: Path) -> None:
     cfg = tiny_cfg(
         "data=synthetic_audio",
         "data.source.speakers=[2,1,1]",
@@ -56,6 +57,8 @@ def test_synthetic_audio_config_trains(tiny_cfg, tiny_audio) -> None:
     )
     metrics = train(cfg)
     assert {"test/eer_codec", "test/eer_flat_vocoder", "test/eer_gl_vocoder"} <= set(metrics)
+    info = json.loads((tmp_path / "run" / "run_info.json").read_text())
+    assert info["data_manifest_sha256"] == manifest_fingerprint(instantiate(cfg.data).source.manifest())
 
 
 def test_missing_asvspoof_root_is_one_clear_error(tiny_cfg, tiny_audio) -> None:

@@ -11,7 +11,6 @@ import pytest
 from dfdet.data.layouts import VIDEO_COLUMNS, check_layout, split_by_hash
 from dfdet.data.sources import ProcessedSource
 from dfdet.errors import DatasetNotFoundError
-from dfdet.preprocess.fixtures import ClipBank, make_celebdf, make_dfdc, make_ffpp, make_folder
 from dfdet.preprocess.releases import (
     CelebDFRelease,
     DFDCRelease,
@@ -19,6 +18,7 @@ from dfdet.preprocess.releases import (
     FolderRelease,
     ReleaseConfigError,
 )
+from dfdet.testing.media import ClipBank, make_celebdf, make_dfdc, make_ffpp, make_folder
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from dfdet.data.audio.io import extract_audio_track, video_frame_rate
 from dfdet.data.datamodule import DataConfigError
 from dfdet.data.readers import AudioVisualReader, AudioWindowReader, FrameReader, face_reader
 from dfdet.models import DeepfakeDetector
-from dfdet.preprocess.fixtures import make_av_folder
 from dfdet.tasks.preprocess import preprocess
+from dfdet.testing.media import make_av_folder
 from dfdet.transforms import build_eval_transform
 
 SIDE, CLIP, SAMPLES, RATE = 32, 2, 4000, 16000

@@ -14,9 +14,9 @@ from hydra import compose, initialize_config_dir
 from dfdet.data.manifest import read_manifest
 from dfdet.data.synthesis import SynthesizedFrameDataset
 from dfdet.faces import Dlib68Landmarks, LandmarkBackendError
-from dfdet.preprocess.fixtures import ClipBank, make_folder
 from dfdet.tasks.common import run_entry
 from dfdet.tasks.preprocess import preprocess
+from dfdet.testing.media import ClipBank, make_folder
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 

@@ -8,9 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.metrics import roc_curve
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    f1_score,
+    log_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
 
-from dfdet.metrics import aggregate_by_video, binary_eer, binary_eer_threshold
+from dfdet.metrics import aggregate_by_video, binary_eer, binary_eer_threshold, binary_scores
 
 SEEDS = [0, 1, 2, 3, 4]
 
@@ -158,3 +167,45 @@ def test_aggregate_by_video_validates(kwargs: dict, match: str) -> None:
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         aggregate_by_video(**args)
+
+
+@pytest.mark.parametrize("threshold", [0.5, 0.3])
+@pytest.mark.parametrize("seed", SEEDS)
+def test_binary_scores_match_sklearn(seed: int, threshold: float) -> None:
+    preds, target = random_scores(seed)
+    p, y = preds.numpy(), target.numpy()
+    called = (p > threshold).astype(int)  # a sample is fake strictly above the threshold
+    expected = {
+        "acc": accuracy_score(y, called),
+        "precision": precision_score(y, called, zero_division=0),
+        "recall": recall_score(y, called, zero_division=0),
+        "f1": f1_score(y, called, zero_division=0),
+        "auc": roc_auc_score(y, p),
+        "ap": average_precision_score(y, p),
+        "eer": sklearn_eer(p, y)[0],
+        "logloss": log_loss(y, np.clip(p, 1e-7, 1 - 1e-7)),
+    }
+    scores = binary_scores(preds, target, threshold)
+    assert set(scores) == set(expected)
+    for key, value in expected.items():
+        assert scores[key].item() == pytest.approx(value, abs=1e-3 if key == "eer" else 1e-5), key
+
+
+def test_binary_scores_perfect_separation() -> None:
+    scores = binary_scores(torch.tensor([0.05, 0.2, 0.4, 0.6, 0.8, 0.99]), torch.tensor([0, 0, 0, 1, 1, 1]))
+    assert {key: scores[key].item() for key in ("acc", "f1", "auc", "ap", "eer")} == {
+        "acc": 1.0,
+        "f1": 1.0,
+        "auc": 1.0,
+        "ap": 1.0,
+        "eer": 0.0,
+    }
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_binary_scores_single_class_gives_nan_for_ranking_metrics(label: int) -> None:
+    preds = torch.tensor([0.1, 0.7, 0.2, 0.9])
+    scores = binary_scores(preds, torch.full((4,), label))
+    for key in ("auc", "ap", "eer"):
+        assert math.isnan(scores[key].item()), key
+    assert scores["acc"].item() == pytest.approx(0.5)  # two of four above 0.5, whichever the class

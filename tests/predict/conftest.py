@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from PIL import Image
@@ -36,7 +37,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A folder of test files: real face (astronaut) image and video, no-face image, corrupt, text, audio, bomb."""
     import soundfile as sf
 
-    from dfdet.preprocess.fixtures import face_frames, write_corrupt, write_video
+    from dfdet.testing.media import face_frames, write_corrupt, write_video
 
     folder = tmp_path_factory.mktemp("media")
     frames = face_frames(12, size=(192, 144), seed=1)
@@ -82,8 +83,8 @@ def onnx_path(ckpt_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 @pytest.fixture(scope="session")
 def faces() -> object:
     """The face pipeline of conf/predict.yaml with 8 sampled frames (one MTCNN for the whole session)."""
-    cfg = OmegaConf.load(ROOT / "conf" / "predict.yaml")
-    cfg.predictor.faces.frames_per_video = 8
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("predict", ["model_path=unused", "input=unused", "predictor.faces.frames_per_video=8"])
     return instantiate(cfg.predictor.faces)
 
 

@@ -53,7 +53,7 @@ def test_face_and_audio_models_fuse_on_videos_with_sound(
     import numpy as np
 
     from dfdet.predict import PredictError
-    from dfdet.preprocess.fixtures import face_frames, write_video
+    from dfdet.testing.media import face_frames, write_video
 
     voice = (0.2 * np.sin(2 * np.pi * 140 * np.arange(20000) / 16000)).astype(np.float32)
     talk = write_video(tmp_path / "talk.mp4", face_frames(12, size=(192, 144), seed=1), 10, voice)
@@ -87,7 +87,7 @@ def test_predict_py_takes_an_audio_model(run_cli, onnx_path: Path, untrained_aud
     import numpy as np
     import soundfile as sf
 
-    from dfdet.preprocess.fixtures import face_frames, write_video
+    from dfdet.testing.media import face_frames, write_video
 
     voice = (0.2 * np.sin(2 * np.pi * 140 * np.arange(16000) / 16000)).astype(np.float32)
     write_video(tmp_path / "talk.mp4", face_frames(8, size=(192, 144), seed=2), 10, voice)

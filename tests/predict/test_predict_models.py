@@ -101,7 +101,7 @@ def test_predict_task_writes_json_and_overlays(onnx_path: Path, media: dict[str,
 def test_onnx_prediction_imports_no_training_stack(
     onnx_path: Path, onnx_audio_path: Path, media: dict[str, Path], tmp_path: Path
 ) -> None:
-    from dfdet.preprocess.fixtures import face_frames, write_video
+    from dfdet.testing.media import face_frames, write_video
 
     voice = (0.2 * np.sin(2 * np.pi * 140 * np.arange(16000) / 16000)).astype(np.float32)
     talk = write_video(tmp_path / "talk.mp4", face_frames(8, size=(192, 144), seed=2), 10, voice)

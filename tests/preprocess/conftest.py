@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dfdet.preprocess.fixtures import ClipBank, make_folder
+from dfdet.testing.media import ClipBank, make_folder
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from dfdet.faces import FaceCropper, FaceDetector, FaceTracker, box_iou
-from dfdet.preprocess.fixtures import ClipBank, write_video
 from dfdet.preprocess.pipeline import NoFaceError, VideoPreprocessor
+from dfdet.testing.media import ClipBank, write_video
 
 
 def make(detect_every: int = 1, refine_iou: float | None = None) -> VideoPreprocessor:

@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 
 from dfdet.data.manifest import REQUIRED, read_manifest
-from dfdet.preprocess.fixtures import ClipBank, make_celebdf, make_dfdc, make_ffpp
 from dfdet.preprocess.store import ProcessedDirError
 from dfdet.preprocess.video import sample_indices
 from dfdet.tasks.common import run_entry
 from dfdet.tasks.preprocess import preprocess
+from dfdet.testing.media import ClipBank, make_celebdf, make_dfdc, make_ffpp
 
 
 def processed(tmp_path: Path, name: str = "folder") -> Path:

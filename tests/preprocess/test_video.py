@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from dfdet.preprocess.fixtures import ClipBank, face_frames, write_corrupt, write_video
 from dfdet.preprocess.video import DecodeError, read_media, sample_indices
+from dfdet.testing.media import ClipBank, face_frames, write_corrupt, write_video
 
 
 def test_sampling_is_uniform_over_the_whole_video() -> None:

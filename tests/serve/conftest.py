@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 from PIL import Image
 
 from dfdet.predict import ModelInfo, Prediction
@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="session")
 def face_jpeg() -> bytes:
-    """A JPEG of a real face (scikit-image's astronaut, framed by dfdet.preprocess.fixtures)."""
-    from dfdet.preprocess.fixtures import face_frames
+    """A JPEG of a real face (scikit-image's astronaut, framed by dfdet.testing.media)."""
+    from dfdet.testing.media import face_frames
 
     buffer = io.BytesIO()
     Image.fromarray(face_frames(1, size=(192, 144))[0]).save(buffer, format="JPEG", quality=92)
@@ -35,8 +35,8 @@ def predictor(trained_run: tuple[Path, dict[str, float]]) -> Any:
     """The trained tiny checkpoint (Grad-CAM explanations) with the face pipeline of conf/predict.yaml, 8 frames."""
     from dfdet.predict import Predictor, load_model
 
-    cfg = OmegaConf.load(ROOT / "conf" / "predict.yaml")
-    cfg.predictor.faces.frames_per_video = 8
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("predict", ["model_path=unused", "input=unused", "predictor.faces.frames_per_video=8"])
     return Predictor(load_model(trained_run[0] / "checkpoints" / "best.ckpt"), instantiate(cfg.predictor.faces))
 
 

@@ -44,7 +44,7 @@ def chromium_page() -> Iterator[tuple[Any, list[str]]]:
 
 
 def test_page_shows_results_and_errors(server_url: str, face_jpeg: bytes, tmp_path: Path) -> None:
-    from dfdet.preprocess.fixtures import face_frames, write_video
+    from dfdet.testing.media import face_frames, write_video
 
     image = tmp_path / "face.jpg"
     image.write_bytes(face_jpeg)
@@ -86,8 +86,8 @@ def test_page_shows_the_fused_score_of_face_and_sound(
     import numpy as np
 
     from dfdet.predict import Predictor, load_model
-    from dfdet.preprocess.fixtures import face_frames, write_video
     from dfdet.serve import ServeSettings, create_app
+    from dfdet.testing.media import face_frames, write_video
 
     sound = Predictor(load_model(untrained_audio_ckpt), predictor.faces)
     fused = Predictor(predictor.model, predictor.faces, sound=sound, audio_weight=0.4)

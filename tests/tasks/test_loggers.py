@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from hydra.utils import instantiate
 
 from dfdet.tasks.train import train
 from dfdet.utils.loggers import wandb_configured
+from dfdet.utils.runinfo import manifest_fingerprint
 
 
 def test_wandb_offline_run_creates_its_files(tiny_cfg, tmp_path: Path, monkeypatch) -> None:
@@ -26,11 +28,15 @@ def test_wandb_offline_run_creates_its_files(tiny_cfg, tmp_path: Path, monkeypat
 
 
 def test_tensorboard_and_run_info(tiny_cfg, tmp_path: Path) -> None:
-    train(tiny_cfg("logger=tensorboard", "trainer.limit_train_batches=2"))
+    cfg = tiny_cfg("logger=tensorboard", "trainer.limit_train_batches=2")
+    train(cfg)
     assert list((tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*"))
     info = json.loads((tmp_path / "run" / "run_info.json").read_text())
     assert info["packages"]["torch"] and info["packages"]["lightning"]
     assert "git_commit" in info
+    datamodule = instantiate(cfg.data)
+    datamodule.setup()
+    assert info["data_manifest_sha256"] == manifest_fingerprint(datamodule.manifest)
 
 
 @pytest.mark.parametrize("var", ["WANDB_API_KEY", "WANDB_MODE"])

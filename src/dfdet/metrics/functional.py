@@ -207,6 +207,12 @@ def binary_scores(preds: Tensor, target: Tensor, threshold: float = 0.5) -> dict
     Returns:
         0-dim tensors ``acc``, ``precision``, ``recall``, ``f1`` (at ``threshold``), ``auc``, ``ap``, ``eer`` (nan
         when one class is missing) and ``logloss`` (binary cross-entropy of the probabilities).
+
+    Example:
+        >>> import torch
+        >>> scores = binary_scores(torch.tensor([0.1, 0.6, 0.4, 0.9]), torch.tensor([0, 0, 1, 1]))
+        >>> {key: round(scores[key].item(), 4) for key in ("acc", "f1", "auc", "ap", "eer", "logloss")}
+        {'acc': 0.5, 'f1': 0.5, 'auc': 0.75, 'ap': 0.8333, 'eer': 0.5, 'logloss': 0.5108}
     """
     preds, target = _check_binary_inputs(preds.float(), target.long())
     t = float(threshold)

@@ -27,10 +27,16 @@ class DecodeError(Exception):
 def sample_indices(num_frames: int, count: int) -> np.ndarray:
     """``count`` frame indices spread uniformly over a video: the centre of each of ``count`` equal segments.
 
-    Never "the first N frames": a 300-frame video sampled with ``count=4`` gives ``[37, 112, 187, 262]``.
+    Never "the first N frames".
 
     Returns:
         (min(count, num_frames),) int64, strictly increasing; every frame when ``count >= num_frames``.
+
+    Example:
+        >>> sample_indices(300, 4).tolist()
+        [37, 112, 187, 262]
+        >>> sample_indices(3, 5).tolist()
+        [0, 1, 2]
     """
     if num_frames <= 0 or count <= 0:
         return np.zeros(0, np.int64)

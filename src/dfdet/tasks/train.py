@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from dfdet.models import init_from_checkpoint
 from dfdet.tasks.common import build, check_modality, instantiate_dict, log, output_dir, save_resolved_config
 from dfdet.utils.loggers import log_images, log_run
-from dfdet.utils.runinfo import manifest_hash, run_info, to_float_dict, write_json
+from dfdet.utils.runinfo import data_fingerprint, run_info, to_float_dict, write_json
 from dfdet.utils.table import print_metrics
 
 
@@ -39,7 +39,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     model.run_config = OmegaConf.to_container(cfg, resolve=True)
     info = {**run_info(), "resumed_from": cfg.get("ckpt_path"), "finetuned_from": cfg.get("finetune_from")}
     datamodule.prepare_data()
-    info["data_manifest_sha256"] = manifest_hash(datamodule)
+    info["data_manifest_sha256"] = data_fingerprint(datamodule)  # sets the datamodule up
     _on_rank_zero(save_resolved_config, cfg, out / "config_resolved.yaml")
     _on_rank_zero(write_json, out / "run_info.json", info)
     callbacks = instantiate_dict(cfg.get("callbacks"))

@@ -264,8 +264,11 @@ def self_blend(
         >>> image = np.full((128, 128, 3), 128, np.uint8)
         >>> eyes_nose_mouth = [[48, 56], [80, 56], [64, 72], [52, 90], [76, 90]]
         >>> out = self_blend(image, np.array(eyes_nose_mouth, np.float32), rng)
-        >>> out.fake.shape, out.mask.dtype
-        ((128, 128, 3), dtype('float32'))
+        >>> out.fake.shape, out.mask.dtype, float(out.mask.max())  # the mask peaks at the blend ratio drawn
+        ((128, 128, 3), dtype('float32'), 0.25)
+        >>> outside = out.mask == 0
+        >>> bool(outside.any()), bool((out.fake[outside] == image[outside]).all())  # unchanged outside the mask
+        (True, True)
     """
     _check_image(image, "image")
     points = as_points(landmarks)

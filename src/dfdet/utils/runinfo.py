@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dfdet.utils.hashing import file_sha256
+if TYPE_CHECKING:
+    import pandas as pd
 
 PACKAGES = (
     "dfdet",
@@ -88,12 +91,56 @@ def write_json(path: str | Path, payload: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def manifest_hash(datamodule: Any) -> str | None:
-    """sha256 of the datamodule's manifest file (``datamodule.source.manifest_path()``), or None without one."""
-    source = getattr(datamodule, "source", None)
-    if source is None or not hasattr(source, "manifest_path"):
+FINGERPRINT_COLUMNS = ("path", "label", "split")
+
+
+def manifest_fingerprint(manifest: pd.DataFrame) -> str:
+    """sha256 of what a manifest says the data is: each row's file path, label and split.
+
+    Paths are taken relative to the deepest folder holding every file, and rows are sorted, so the fingerprint does
+    not depend on where the dataset lives, on row order or on other columns; it changes when a file, a label or a
+    split does. File contents are not read.
+
+    Args:
+        manifest: a table with ``path``, ``label`` (0 = real or bona fide, 1 = fake or spoof) and ``split`` columns,
+            one row per frame crop or utterance.
+
+    Returns:
+        64 hex digits.
+
+    Example:
+        >>> import pandas as pd
+        >>> rows = {"path": ["/a/x/1.png", "/a/y/2.png"], "label": [0, 1], "split": ["train", "test"]}
+        >>> moved = {"path": ["/b/y/2.png", "/b/x/1.png"], "label": [1, 0], "split": ["test", "train"]}
+        >>> manifest_fingerprint(pd.DataFrame(rows)) == manifest_fingerprint(pd.DataFrame(moved))
+        True
+        >>> manifest_fingerprint(pd.DataFrame({**rows, "label": [1, 1]})) == manifest_fingerprint(pd.DataFrame(rows))
+        False
+    """
+    missing = [c for c in FINGERPRINT_COLUMNS if c not in manifest.columns]
+    if missing:
+        raise ValueError(f"a manifest needs the columns {FINGERPRINT_COLUMNS} for a fingerprint, missing {missing}")
+    paths = [os.path.abspath(p) for p in manifest["path"].astype(str)]
+    root = os.path.commonpath([os.path.dirname(p) for p in paths]) if paths else ""
+    relative = [Path(os.path.relpath(p, root)).as_posix() for p in paths]
+    labels = [int(x) for x in manifest["label"]]
+    rows = sorted(zip(relative, labels, manifest["split"].astype(str), strict=True))
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(("\t".join(map(str, row)) + "\n").encode())
+    return digest.hexdigest()
+
+
+def data_fingerprint(datamodule: Any) -> str | None:
+    """:func:`manifest_fingerprint` of ``datamodule.manifest`` (face and audio datamodules alike).
+
+    The datamodule is set up first when its manifest is not loaded yet (``setup`` is idempotent in both).
+
+    Returns:
+        64 hex digits, or None for a datamodule without a ``manifest`` attribute.
+    """
+    if not hasattr(datamodule, "manifest"):
         return None
-    path = Path(source.manifest_path())
-    if not path.is_file():
-        return None
-    return file_sha256(path)
+    if datamodule.manifest is None:
+        datamodule.setup()
+    return manifest_fingerprint(datamodule.manifest)
