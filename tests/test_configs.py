@@ -83,7 +83,6 @@ def test_experiments_choose_their_augmentation(compose_cfg) -> None:
 
 CALLBACKS_AND_LOGGERS = {
     ("callbacks", "default"): ["ModelCheckpoint"],
-    ("callbacks", "audio"): ["ModelCheckpoint", "PerAttackEER"],
     ("callbacks", "none"): [],
     ("logger", "csv"): ["CSVLogger"],
     ("logger", "tensorboard"): ["TensorBoardLogger"],
