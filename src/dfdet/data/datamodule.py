@@ -44,7 +44,8 @@ class DeepfakeDataModule(L.LightningDataModule):
         pin_memory: pin host memory (useful on GPU).
         check_files: verify up front that every file listed in the manifest exists.
         root: the dataset's release folder (``data.root``, which the source reads); kept for provenance.
-        synthesis: on-the-fly fake synthesis for training frames (``synthesis=sbi``); None: the dataset's own fakes.
+        synthesis: on-the-fly fake synthesis for training frames (``synthesis=sbi``); None (or the empty node that
+            ``synthesis=none`` leaves): the dataset's own fakes.
         balance: draw training items with a class-balanced ``WeightedRandomSampler`` (each class weighted by the
             inverse of its count, with replacement, one epoch = as many items as the train split), e.g. for
             FaceForensics++'s 4-5 fakes per real; False shuffles uniformly.
@@ -69,6 +70,7 @@ class DeepfakeDataModule(L.LightningDataModule):
         seed: int | None = None,
     ) -> None:
         super().__init__()
+        synthesis = synthesis or None  # synthesis=none leaves an empty node
         keys = "+".join(reader.keys)
         if not set(reader.keys) <= set(KEYS.get(modality, ())):
             raise DataConfigError(f"a {type(reader).__name__} ({keys} items) cannot read {modality} data")
