@@ -23,6 +23,10 @@ class CheckpointError(DfdetError):
     """A checkpoint is missing, unreadable or not one of ours."""
 
 
+class UnsafeConfigError(CheckpointError):
+    """A stored config names a ``_target_`` outside the allow-list (see :mod:`dfdet.utils.safe_config`)."""
+
+
 def find_user_error(exc: BaseException) -> DfdetError | None:
     """Returns the first :class:`DfdetError` in ``exc``'s cause/context chain (Hydra wraps errors raised in
     ``instantiate``), or None."""
