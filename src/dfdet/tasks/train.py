@@ -11,7 +11,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from dfdet.models import init_from_checkpoint
+from dfdet.models import init_from_checkpoint, read_checkpoint
 from dfdet.tasks.common import build, instantiate_dict, log, output_dir, save_resolved_config
 from dfdet.utils.loggers import log_images, log_run
 from dfdet.utils.runinfo import manifest_hash, run_info, to_float_dict, write_json
@@ -30,6 +30,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
+    if cfg.get("ckpt_path"):  # resume: a missing, corrupt, foreign or unsafe file is one line, before any work
+        read_checkpoint(cfg.ckpt_path)
     datamodule = build(cfg.data)
     datamodule.check()
     model = build(cfg.model)
@@ -48,7 +50,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     name = OmegaConf.select(cfg, "model.net.name") or type(model.net).__name__
     log.info("Training %s on %s", name, OmegaConf.select(cfg, "data._target_"))
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
     metrics: dict[str, Any] = {
         k: v
         for k, v in trainer.callback_metrics.items()
