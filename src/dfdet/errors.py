@@ -15,6 +15,10 @@ class ManifestError(DfdetError):
     """A manifest is malformed: missing columns, bad labels, missing files."""
 
 
+class ConfigValueError(DfdetError):
+    """A documented config key has a value of the wrong type or out of range (``data.batch_size=-1``)."""
+
+
 class ModelConfigError(DfdetError):
     """A model cannot be built as configured: unknown name, unreachable weights."""
 

@@ -12,6 +12,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from dfdet.models import init_from_checkpoint, read_checkpoint
+from dfdet.tasks.checks import check_documented_keys
 from dfdet.tasks.common import build, instantiate_dict, log, output_dir, save_resolved_config
 from dfdet.utils.loggers import log_images, log_run
 from dfdet.utils.runinfo import manifest_hash, run_info, to_float_dict, write_json
@@ -26,6 +27,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         ``<output_dir>/metrics.json``.
     """
     start = time.perf_counter()
+    check_documented_keys(cfg)
     out = output_dir(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
