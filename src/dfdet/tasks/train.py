@@ -28,12 +28,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """
     start = time.perf_counter()
     check_documented_keys(cfg)
+    if cfg.get("ckpt_path"):  # resume: a missing, corrupt, foreign or unsafe file is one line, before any work
+        read_checkpoint(cfg.ckpt_path)
     out = output_dir(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
-    if cfg.get("ckpt_path"):  # resume: a missing, corrupt, foreign or unsafe file is one line, before any work
-        read_checkpoint(cfg.ckpt_path)
     datamodule = build(cfg.data)
     datamodule.check()
     model = build(cfg.model)
