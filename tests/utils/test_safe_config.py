@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from hydra import compose, initialize_config_dir
 from hydra.utils import get_object
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 
 from dfdet.errors import CheckpointError, UnsafeConfigError
 from dfdet.utils.safe_config import ALLOWED_TARGETS, LEGACY_TARGETS, check_targets, iter_targets
@@ -38,9 +38,24 @@ def test_every_allowed_target_exists(target: str) -> None:
     assert callable(get_object(target))
 
 
-def test_a_trained_run_config_passes(tiny_cfg: Callable[..., DictConfig]) -> None:
-    cfg = tiny_cfg("logger=tensorboard")
-    check_targets(OmegaConf.to_container(cfg, resolve=True), origin="x.ckpt")
+AUDIO_MODELS = ("lcnn", "rawnet2", "spec_cnn")
+RUNS = [
+    *[[f"model={m.stem}", f"data={'synthetic_audio' if m.stem in AUDIO_MODELS else 'synthetic'}"]
+      for m in sorted((CONF / "model").glob("*.yaml"))],
+    *[["model=small", f"model/head={h.stem}"] for h in sorted((CONF / "model" / "head").glob("*.yaml"))],
+    *[[f"experiment={e.stem}"] for e in sorted((CONF / "experiment").glob("*.yaml"))],
+    *[[f"data={d}", "model=small"] for d in ("ffpp", "celebdf", "dfdc", "folder")],
+    *[[f"data={d}", "model=lcnn"] for d in ("asvspoof2019_la", "audio_folder")],
+    ["synthesis=sbi", "logger=tensorboard", "callbacks=audio"],
+    ["synthesis=blend_pairs", "logger=wandb"],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("overrides", RUNS, ids=lambda o: ",".join(o))
+def test_the_stored_config_of_every_shipped_run_passes(overrides: list[str], tmp_path: Path) -> None:
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=[*overrides, f"paths.output_dir={tmp_path}", f"paths.log_dir={tmp_path}"])
+    check_targets(OmegaConf.to_container(cfg, resolve=True), origin="x.ckpt")  # what on_save_checkpoint stores
 
 
 def _wrap(payload: dict[str, Any]) -> dict[str, Any]:
