@@ -5,6 +5,8 @@ then goes to Hydra's ``instantiate``, which imports and calls whatever its ``_ta
 someone else could name ``pathlib.Path.write_text`` or ``subprocess.run``. :func:`check_targets` walks the whole
 stored config first (nested mappings, lists, ``_args_``, ``_partial_`` factories) and refuses it, naming the key and
 the target, unless every ``_target_`` is one of :data:`ALLOWED_TARGETS`; nothing is imported or called before.
+Every loader reads checkpoints through :func:`dfdet.models.read_checkpoint`, which runs this check (evaluate, export,
+predict, serve, resume, fine-tune); a new loader (imported weights, a model zoo) reads through it too.
 
 Exact names only, no prefixes: Hydra resolves a dotted name attribute by attribute, so a prefix such as
 ``torch.optim.`` would also admit ``torch.optim.lr_scheduler.torch.load``. ``tests/utils/test_safe_config.py`` scans
