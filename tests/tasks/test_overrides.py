@@ -82,7 +82,9 @@ def _truncated(path: Path, write_checkpoint: Callable[..., Path]) -> Path:
         ("foreign", "not a checkpoint written by dfdet"),
     ],
 )
-def test_bad_resume_checkpoints_are_one_line(
+@pytest.mark.parametrize("key", ["ckpt_path", "finetune_from"])
+def test_bad_resume_and_finetune_checkpoints_are_one_line(
+    key: str,
     case: str,
     expected: str,
     tiny_cfg: Callable[..., DictConfig],
@@ -97,7 +99,7 @@ def test_bad_resume_checkpoints_are_one_line(
         path.write_text("not a checkpoint\n")
     elif case == "foreign":
         torch.save({"state_dict": {}}, path)
-    line = _one_line_exit_2(train, tiny_cfg(f"ckpt_path={path}"), capsys)
+    line = _one_line_exit_2(train, tiny_cfg(f"{key}={path}"), capsys)
     assert expected in line and str(path) in line
 
 

@@ -28,8 +28,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """
     start = time.perf_counter()
     check_documented_keys(cfg)
-    if cfg.get("ckpt_path"):  # resume: a missing, corrupt, foreign or unsafe file is one line, before any work
-        read_checkpoint(cfg.ckpt_path)
+    for key in ("ckpt_path", "finetune_from"):  # a missing, corrupt, foreign or unsafe file: one line, before any work
+        if cfg.get(key):
+            read_checkpoint(cfg[key])
     out = output_dir(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
