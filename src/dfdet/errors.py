@@ -15,12 +15,20 @@ class ManifestError(DfdetError):
     """A manifest is malformed: missing columns, bad labels, missing files."""
 
 
+class ConfigValueError(DfdetError):
+    """A documented config key has a value of the wrong type or out of range (``data.batch_size=-1``)."""
+
+
 class ModelConfigError(DfdetError):
     """A model cannot be built as configured: unknown name, unreachable weights."""
 
 
 class CheckpointError(DfdetError):
     """A checkpoint is missing, unreadable or not one of ours."""
+
+
+class UnsafeConfigError(CheckpointError):
+    """A stored config names a ``_target_`` outside the allow-list (see :mod:`dfdet.utils.safe_config`)."""
 
 
 def find_user_error(exc: BaseException) -> DfdetError | None:

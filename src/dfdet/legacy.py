@@ -44,6 +44,10 @@ def legacy_contract(config: Mapping[str, Any]) -> InputContract:
     )
 
 
+def _is_target(node: Any, target: str) -> bool:
+    return isinstance(node, Mapping) and node.get("_target_") == target
+
+
 def _rename_targets(node: Any) -> Any:
     """``node`` with every ``dfdet.audio.<Name>`` target renamed to where ``Name`` lives now (:data:`MOVED`)."""
     if isinstance(node, Mapping):
@@ -89,6 +93,9 @@ def upgrade_config(config: Mapping[str, Any]) -> dict[str, Any]:
         ('audio', 'dfdet.models.audio.LCNN', 'dfdet.data.readers.AudioWindowReader')
     """
     config = dict(_rename_targets(copy.deepcopy(dict(config))))
+    callbacks = config.get("callbacks")
+    if isinstance(callbacks, dict):  # the per-attack EER callback became part of the metrics
+        config["callbacks"] = {k: v for k, v in callbacks.items() if not _is_target(v, "dfdet.audio.PerAttackEER")}
     model = config.get("model")
     if not isinstance(model, dict) or "input" in model:
         return config

@@ -14,10 +14,17 @@ from omegaconf import DictConfig, OmegaConf
 from dfdet.errors import CheckpointError, find_user_error
 from dfdet.legacy import upgrade_config
 from dfdet.models.detector import DeepfakeDetector, TimmNet
+from dfdet.utils.safe_config import check_targets
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Loads a checkpoint with ``weights_only=True``; raises :class:`CheckpointError` for missing/corrupt files."""
+    """Loads a checkpoint with ``weights_only=True`` and vets its stored config (every loader reads through here).
+
+    Raises:
+        CheckpointError: a missing, corrupt or foreign file.
+        UnsafeConfigError: a stored config naming a ``_target_`` off the allow-list (see
+            :func:`dfdet.utils.safe_config.check_targets`).
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"Checkpoint not found: {path} (pass ckpt_path=<run>/checkpoints/best.ckpt)")
@@ -28,8 +35,11 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - torch.load raises many types on garbage; all mean "corrupt"
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"Checkpoint {path} is unreadable or corrupt ({first_line})") from exc
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "dfdet" not in ckpt:
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or not isinstance(ckpt.get("dfdet"), dict):
         raise CheckpointError(f"{path} is not a checkpoint written by dfdet's train.py (no 'dfdet' config inside)")
+    # Older layouts are upgraded first (renames within dfdet only, nothing instantiated), so the allow-list holds
+    # today's names alone.
+    check_targets(upgrade_config(ckpt["dfdet"].get("config") or {}), origin=str(path))
     return ckpt
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing as mp
+import os
 import sys
 import time
 from collections import Counter
@@ -21,6 +22,7 @@ from dfdet.errors import DfdetError
 from dfdet.preprocess.pipeline import NoFaceError, VideoPreprocessor
 from dfdet.preprocess.store import ProcessedStore
 from dfdet.preprocess.video import DecodeError
+from dfdet.utils.orphans import exit_with_parent
 
 
 class WorkerCrashError(DfdetError):
@@ -131,7 +133,12 @@ def run_jobs(
 _WORKER: dict[str, object] = {}
 
 
-def _init_worker(preprocessor: VideoPreprocessor, store: ProcessedStore, torch_threads: int) -> None:
+def _init_worker(
+    preprocessor: VideoPreprocessor, store: ProcessedStore, torch_threads: int, parent_pid: int | None = None
+) -> None:
+    """Sets up a worker (or the main process, ``parent_pid`` None); a worker ends when ``parent_pid`` dies."""
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
     torch.set_num_threads(torch_threads)
     _WORKER.update(preprocessor=preprocessor, store=store)
 
@@ -169,7 +176,8 @@ def _in_pool(
     todo = iter(jobs)
     running: dict[Future, Job] = {}
     context = mp.get_context("spawn")  # no fork: torch's thread pools do not survive it
-    with ProcessPoolExecutor(workers, context, _init_worker, (preprocessor, store, torch_threads)) as pool:
+    init_args = (preprocessor, store, torch_threads, os.getpid())
+    with ProcessPoolExecutor(workers, context, _init_worker, init_args) as pool:
         try:
             while True:
                 while len(running) < 2 * workers and (job := next(todo, None)) is not None:

@@ -14,6 +14,7 @@ from dfdet.metrics.fusion import fusion_metrics, fusion_table, save_fusion_roc, 
 from dfdet.metrics.report import predictions_table, video_table
 from dfdet.models import DeepfakeDetector, load_detector
 from dfdet.models.scoring import score_sound_tracks
+from dfdet.tasks.checks import check_documented_keys
 from dfdet.tasks.common import build, check_modality, log, output_dir, save_resolved_config
 from dfdet.utils.runinfo import run_info, to_float_dict, write_json
 from dfdet.utils.table import print_metrics
@@ -125,6 +126,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         raise CheckpointError("ckpt_path is required: python evaluate.py ckpt_path=<run>/checkpoints/best.ckpt")
     if cfg.split not in ("val", "test"):
         raise CheckpointError(f"split must be 'val' or 'test', got '{cfg.split}'")
+    check_documented_keys(cfg)
     out = output_dir(cfg)
     model, train_cfg = load_detector(cfg.ckpt_path)
     audio = _load_audio_detector(cfg.audio_ckpt_path) if cfg.get("audio_ckpt_path") else None

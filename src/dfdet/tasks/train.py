@@ -11,7 +11,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from dfdet.models import init_from_checkpoint
+from dfdet.models import init_from_checkpoint, read_checkpoint
+from dfdet.tasks.checks import check_documented_keys
 from dfdet.tasks.common import build, check_modality, instantiate_dict, log, output_dir, save_resolved_config
 from dfdet.utils.loggers import log_images, log_run
 from dfdet.utils.runinfo import data_fingerprint, run_info, to_float_dict, write_json
@@ -26,6 +27,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
         ``<output_dir>/metrics.json``.
     """
     start = time.perf_counter()
+    check_documented_keys(cfg)
+    for key in ("ckpt_path", "finetune_from"):  # a missing, corrupt, foreign or unsafe file: one line, before any work
+        if cfg.get(key):
+            read_checkpoint(cfg[key])
     out = output_dir(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
@@ -49,7 +54,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     name = OmegaConf.select(cfg, "model.net.name") or type(model.net).__name__
     log.info("Training %s on %s", name, OmegaConf.select(cfg, "data._target_"))
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
     metrics: dict[str, Any] = {
         k: v
         for k, v in trainer.callback_metrics.items()

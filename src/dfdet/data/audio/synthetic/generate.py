@@ -25,6 +25,7 @@ import soundfile as sf
 from dfdet.data.audio.synthetic.attacks import ATTACKS, channel, codec, flat_vocoder, gl_vocoder
 from dfdet.data.audio.synthetic.speech import SAMPLE_RATE, Speaker, Style, plan_utterance, render, sample_speaker
 from dfdet.utils.cache import build_once
+from dfdet.utils.orphans import exit_with_parent
 
 GENERATOR_VERSION = 2
 SPLITS = ("train", "val", "test")
@@ -110,7 +111,7 @@ def generate(spec: SyntheticAudioSpec, out: Path, workers: int = 1) -> pd.DataFr
         (out / "flac" / split).mkdir(parents=True)
         jobs += [(spec, split, i, s, str(out)) for i, s in enumerate(seq.spawn(n_speakers))]
     if workers > 1:
-        with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
+        with ProcessPoolExecutor(workers, _context(), exit_with_parent, (os.getpid(),)) as pool:
             parts = list(pool.map(_speaker_rows, jobs))
     else:
         parts = [_speaker_rows(job) for job in jobs]
