@@ -117,7 +117,7 @@ assert result["fake_probability"] is not None, result
 sound = Predictor(load_model({str(onnx_audio_path)!r}), faces)  # face and voice, both ONNX
 result = Predictor(load_model({str(onnx_path)!r}), faces, sound=sound).predict({str(talk)!r}).result
 assert result["audio"]["fake_probability"] is not None and "fused" in result, result
-heavy = ("lightning", "pytorch_lightning", "timm", "torchmetrics", "albumentations")
+heavy = ("lightning", "pytorch_lightning", "timm", "torchmetrics", "albumentations", "torchvision", "facenet_pytorch")
 print(sorted(m for m in heavy if m in sys.modules))
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
