@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # a Jupyter kernel runs the whole notebook
 def test_quickstart_notebook_executes(tmp_path: Path, monkeypatch, data_dir: Path) -> None:
     monkeypatch.setenv("DFDET_NOTEBOOK_FAST", "1")
     monkeypatch.setenv("DFDET_NOTEBOOK_DIR", str(tmp_path))

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
+from omegaconf import DictConfig
+
+from dfdet.tasks.common import run_entry
+from dfdet.tasks.export import export
 
 ARTIFACTS = ("*.onnx", "*.torchscript", "*.json", "*.tmp", "exported")
 
@@ -13,24 +19,31 @@ def artifacts(folder: Path) -> list[Path]:
     return [p for pattern in ARTIFACTS for p in folder.rglob(pattern) if ".hydra" not in p.parts]
 
 
-def test_missing_and_corrupt_checkpoints_exit_cleanly(run_cli, tmp_path: Path) -> None:
+def test_missing_checkpoint_exits_cleanly(run_cli, tmp_path: Path) -> None:
+    """The one subprocess smoke test of export.py: the script starts, and a user error is one line, exit code 2."""
     missing = tmp_path / "missing" / "checkpoints" / "best.ckpt"
-    corrupt = tmp_path / "corrupt" / "checkpoints" / "best.ckpt"
-    corrupt.parent.mkdir(parents=True)
-    corrupt.write_bytes(os.urandom(4096))
-    ckpts = {"missing": missing, "corrupt": corrupt}
-
-    def export(case: str):  # each case in its own Hydra run folder (the last hydra.run.dir wins)
-        return run_cli("export.py", f"hydra.run.dir={tmp_path / 'cli' / case}", f"ckpt_path={ckpts[case]}")
-
-    with ThreadPoolExecutor(2) as pool:  # the two interpreters start at once: their imports dominate the time
-        procs = dict(zip(ckpts, pool.map(export, ckpts), strict=True))
-
-    for case, proc in procs.items():
-        assert proc.returncode == 2, (case, proc.stderr)
-        assert proc.stderr.startswith("error: Checkpoint"), (case, proc.stderr)
-        assert "Traceback" not in proc.stderr + proc.stdout, case
-    assert f"Checkpoint not found: {missing}" in procs["missing"].stderr
-    assert f"Checkpoint {corrupt} is unreadable or corrupt" in procs["corrupt"].stderr
+    proc = run_cli("export.py", f"ckpt_path={missing}")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert proc.stderr.startswith(f"error: Checkpoint not found: {missing}"), proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
     assert artifacts(tmp_path) == []
-    assert sorted(p.name for p in corrupt.parent.parent.iterdir()) == ["checkpoints"]
+
+
+@pytest.mark.parametrize("case", ["missing", "corrupt"])
+def test_missing_and_corrupt_checkpoints_are_one_line_and_leave_no_files(
+    case: str, compose_cfg: Callable[[str, list[str]], DictConfig], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    ckpt = tmp_path / case / "checkpoints" / "best.ckpt"
+    if case == "corrupt":
+        ckpt.parent.mkdir(parents=True)
+        ckpt.write_bytes(os.urandom(4096))
+    cfg = compose_cfg("export", [f"ckpt_path={ckpt}", f"paths.output_dir={tmp_path / 'run'}"])
+    with pytest.raises(SystemExit) as exit_info:
+        run_entry(export, cfg)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    expected = f"Checkpoint not found: {ckpt}" if case == "missing" else f"Checkpoint {ckpt} is unreadable or corrupt"
+    assert err.startswith(f"error: {expected}") and "\n" not in err, err
+    assert artifacts(tmp_path) == []
+    if case == "corrupt":
+        assert sorted(p.name for p in ckpt.parent.parent.iterdir()) == ["checkpoints"]

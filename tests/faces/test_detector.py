@@ -69,3 +69,41 @@ def test_group_photo_finds_every_face(shared_data: Path) -> None:
     det = FaceDetector(max_side=None, min_face_size=20).detect([image])[0]
     assert len(det) >= 6
     assert np.all(np.diff(det.scores) <= 0)  # highest score first
+
+
+def test_cascade_equals_facenet_mtcnn_on_real_photos(shared_data: Path) -> None:
+    """dfdet.faces.mtcnn (no torchvision import) gives facenet-pytorch's boxes, scores and landmarks exactly."""
+    from facenet_pytorch import MTCNN
+
+    from dfdet.faces.mtcnn import Mtcnn
+
+    reference, port = MTCNN(keep_all=True, select_largest=False, min_face_size=20), Mtcnn(min_face_size=20)
+    photos = [shared_data / "faces" / "facenet_multiface.jpg"]  # 6 faces: many overlapping candidates to suppress
+    for path in photos:
+        image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        scale = 480 / max(image.shape[:2])
+        image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)), cv2.INTER_AREA)
+        batch = np.stack([image, np.ascontiguousarray(image[::-1])])  # two frames: NMS stays within each
+        boxes, probs, points = reference.detect(batch, landmarks=True)
+        for i, (found, marks) in enumerate(port.detect(batch)):
+            assert len(found) == len(boxes[i]) > 0, path
+            order = np.argsort(-found[:, 4], kind="stable")
+            np.testing.assert_allclose(found[order, :4], np.asarray(boxes[i], np.float32), atol=1e-3)
+            np.testing.assert_allclose(found[order, 4], np.asarray(probs[i], np.float32), atol=1e-6)
+            np.testing.assert_allclose(marks[order], np.asarray(points[i], np.float32), atol=1e-3)
+
+
+@pytest.mark.parametrize("count", [50, 1500])  # torchvision switches algorithms above 1000 boxes
+def test_nms_equals_torchvision(count: int) -> None:
+    import torch
+    from torchvision.ops import batched_nms as reference_batched
+    from torchvision.ops import nms as reference
+
+    from dfdet.faces.mtcnn import batched_nms, nms
+
+    gen = torch.Generator().manual_seed(count)
+    corner = torch.rand(count, 2, generator=gen) * 100
+    boxes = torch.cat([corner, corner + torch.rand(count, 2, generator=gen) * 30 + 1], dim=1)
+    scores, images = torch.rand(count, generator=gen), torch.randint(0, 3, (count,), generator=gen)
+    assert torch.equal(nms(boxes, scores, 0.5), reference(boxes, scores, 0.5))
+    assert torch.equal(batched_nms(boxes, scores, images, 0.7), reference_batched(boxes, scores, images, 0.7))

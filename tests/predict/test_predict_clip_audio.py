@@ -81,12 +81,16 @@ def test_face_and_audio_models_fuse_on_videos_with_sound(
         make_predictor(onnx_path, sound=sound, audio_weight=1.5)
 
 
-def test_predict_py_takes_an_audio_model(run_cli, onnx_path: Path, untrained_audio_ckpt: Path, tmp_path: Path) -> None:
+def test_predict_task_takes_an_audio_model(
+    onnx_path: Path, untrained_audio_ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture, compose_cfg
+) -> None:
+    """predict.py's arguments (``model=`` and ``audio_model=`` aliases) through the task, in-process."""
     import json
 
     import numpy as np
     import soundfile as sf
 
+    from dfdet.tasks.predict import model_alias, predict
     from dfdet.testing.media import face_frames, write_video
 
     voice = (0.2 * np.sin(2 * np.pi * 140 * np.arange(16000) / 16000)).astype(np.float32)
@@ -94,9 +98,10 @@ def test_predict_py_takes_an_audio_model(run_cli, onnx_path: Path, untrained_aud
     voice_file = tmp_path / "voice.wav"
     sf.write(voice_file, voice, 16000)
     args = [f"model={onnx_path}", f"audio_model={untrained_audio_ckpt}", "audio_weight=0.25", f"input={tmp_path}"]
-    done = run_cli("predict.py", *args, "predictor.threshold=0.9", "recursive=false", f"output_dir={tmp_path / 'out'}")
-    assert done.returncode == 0, done.stderr[-2000:]
-    results = {r["file"]: r for r in map(json.loads, done.stdout.strip().splitlines())}
+    args += ["predictor.threshold=0.9", "recursive=false", f"output_dir={tmp_path / 'out'}"]
+    predict(compose_cfg("predict", model_alias(args)))
+    done = capsys.readouterr()
+    results = {r["file"]: r for r in map(json.loads, done.out.strip().splitlines())}
     video, audio_file = results["talk.mp4"], results["voice.wav"]
     assert video["fused"]["audio_weight"] == 0.25 and video["audio"]["model"]["modality"] == "audio"
     assert video["threshold"] == 0.9 and video["audio"]["threshold"] == 0.5  # the audio model keeps its own

@@ -19,6 +19,7 @@ from dfdet.tasks.preprocess import preprocess
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # kill-and-resume: a preprocess.py subprocess killed mid-run
 def test_sigkill_then_resume_gives_the_same_manifest(
     folder_tree: Path, preprocess_cfg: Callable, tmp_path: Path
 ) -> None:

@@ -89,6 +89,7 @@ def test_resume_after_a_kill_gives_the_same_manifest(
     assert third["skipped"] == 9 and third["done"] == 0
 
 
+@pytest.mark.slow  # shards: four preprocessing runs
 def test_shards_and_merge_equal_a_single_run(folder_tree: Path, preprocess_cfg: Callable, tmp_path: Path) -> None:
     root = f"data.root={folder_tree}"
     reference = tmp_path / "reference"
@@ -151,3 +152,10 @@ def test_non_release_data_is_refused(preprocess_cfg: Callable, tmp_path: Path) -
     with pytest.raises(PreprocessError, match="no release"):
         preprocess(preprocess_cfg("data=synthetic"))
     shutil.rmtree(tmp_path / "run", ignore_errors=True)
+
+
+def test_preprocess_py_checks_a_layout(folder_tree: Path, run_cli) -> None:
+    """The one subprocess smoke test of preprocess.py: the script starts, reads the layout and exits 0."""
+    proc = run_cli("preprocess.py", "data=folder", f"data.root={folder_tree}", "mode=check", "progress=false")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "9 videos" in proc.stdout and "Traceback" not in proc.stderr

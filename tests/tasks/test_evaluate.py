@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from dfdet.errors import CheckpointError
+from dfdet.tasks.common import run_entry
 from dfdet.tasks.evaluate import evaluate
 
 
@@ -55,14 +56,22 @@ def test_threshold_and_aggregation_overrides(eval_cfg) -> None:
     assert "val/video_auc" in metrics
 
 
-def test_missing_and_corrupt_checkpoints_are_clear_errors(eval_cfg, tmp_path: Path, run_cli) -> None:
+def test_missing_and_corrupt_checkpoints_are_clear_errors(
+    eval_cfg, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     with pytest.raises(CheckpointError, match="not found"):
         evaluate(eval_cfg(f"ckpt_path={tmp_path / 'nope.ckpt'}"))
     corrupt = tmp_path / "corrupt.ckpt"
     corrupt.write_bytes(b"\x00garbage" * 100)
-    proc = run_cli("evaluate.py", f"ckpt_path={corrupt}")
-    assert proc.returncode == 2
-    assert "corrupt" in proc.stderr and str(corrupt) in proc.stderr
-    assert "Traceback" not in proc.stderr + proc.stdout
-    missing = run_cli("evaluate.py")
-    assert missing.returncode == 2 and "ckpt_path is required" in missing.stderr
+    missing = eval_cfg()
+    missing.ckpt_path = "???"  # as composed without ckpt_path=
+    for cfg, expected in (
+        (eval_cfg(f"ckpt_path={corrupt}"), ("corrupt", str(corrupt))),
+        (missing, ("ckpt_path is required",)),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            run_entry(evaluate, cfg)
+        assert exit_info.value.code == 2, expected
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "\n" not in err, err
+        assert all(part in err for part in expected), err

@@ -24,6 +24,7 @@ CLI_TINY = [
 ]
 
 
+@pytest.mark.slow  # two training processes started by a subprocess
 def test_ddp_on_two_cpu_processes_matches_single_process(run_cli, tmp_path: Path, data_dir: Path, compose_cfg) -> None:
     compose_config = compose_cfg
     run = tmp_path / "ddp"
@@ -58,6 +59,7 @@ def test_ddp_on_two_cpu_processes_matches_single_process(run_cli, tmp_path: Path
         assert single[key] == pytest.approx(ddp[key], abs=1e-5), key
 
 
+@pytest.mark.slow  # a Hydra sweep in a subprocess
 def test_multirun_writes_a_summary(run_cli, tmp_path: Path, data_dir: Path) -> None:
     sweep = tmp_path / "multirun"
     proc = run_cli(
@@ -70,6 +72,7 @@ def test_multirun_writes_a_summary(run_cli, tmp_path: Path, data_dir: Path) -> N
     assert summary["test/auc"].between(0, 1).all()
 
 
+@pytest.mark.slow  # a Hydra sweep in a subprocess
 def test_optuna_sweep_two_trials(run_cli, tmp_path: Path, data_dir: Path) -> None:
     sweep = tmp_path / "optuna"
     proc = run_cli(

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from hydra.errors import MissingConfigException
 
 from dfdet.errors import ModelConfigError
+from dfdet.tasks.common import run_entry
 from dfdet.tasks.train import train
 
 
@@ -35,15 +37,23 @@ def test_unknown_backbone_is_a_clear_error(tiny_cfg) -> None:
 
 
 def test_missing_dataset_root_exits_cleanly(run_cli) -> None:
+    """The one subprocess smoke test of train.py: the script starts, and a user error is one line, exit code 2."""
     proc = run_cli("train.py", "model=xception", "data=ffpp", "data.root=/nonexistent")
-    assert proc.returncode != 0
+    assert proc.returncode == 2, proc.stderr[-3000:]
     assert "/nonexistent" in proc.stderr
     assert "original_sequences" in proc.stderr  # the expected layout is described
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
-def test_bad_override_exits_cleanly(run_cli) -> None:
-    proc = run_cli("train.py", "model=no_such_model")
-    assert proc.returncode != 0
-    assert "no_such_model" in proc.stderr
-    assert "Traceback" not in proc.stderr + proc.stdout
+def test_missing_dataset_root_is_one_line_in_process(tiny_cfg, capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run_entry(train, tiny_cfg("model=xception", "data=ffpp", "data.root=/nonexistent"))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    assert "/nonexistent" in err and "original_sequences" in err  # the expected layout is described
+
+
+def test_bad_override_names_the_missing_option(tiny_cfg) -> None:
+    with pytest.raises(MissingConfigException, match="no_such_model"):
+        tiny_cfg("model=no_such_model")

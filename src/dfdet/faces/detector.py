@@ -1,6 +1,7 @@
 """Face detection with facenet-pytorch's MTCNN: batched over frames, on downscaled copies of large frames.
 
-This is the only module that imports facenet-pytorch; the weights ship inside its wheel (nothing is downloaded).
+The networks and weights are facenet-pytorch's (the weights ship inside its wheel, nothing is downloaded); the
+cascade runs in :mod:`dfdet.faces.mtcnn`, a port that does not import facenet-pytorch's package (and torchvision).
 """
 
 from __future__ import annotations
@@ -78,18 +79,11 @@ class FaceDetector:
 
     @property
     def mtcnn(self) -> Any:
-        """The facenet-pytorch MTCNN, built on first use."""
+        """The MTCNN networks and cascade (:class:`dfdet.faces.mtcnn.Mtcnn`), built on first use."""
         if self._mtcnn is None:
-            from facenet_pytorch import MTCNN
+            from dfdet.faces.mtcnn import Mtcnn
 
-            self._mtcnn = MTCNN(
-                min_face_size=self.min_face_size,
-                thresholds=self.thresholds,
-                factor=self.factor,
-                keep_all=True,
-                select_largest=False,
-                device=torch.device(self.device),
-            )
+            self._mtcnn = Mtcnn(self.min_face_size, self.thresholds, self.factor, torch.device(self.device))
             for net in (self._mtcnn.pnet, self._mtcnn.rnet, self._mtcnn.onet):
                 net.to(memory_format=torch.channels_last)  # same results; CPU max-pooling is ~6x faster in NHWC
         return self._mtcnn
@@ -135,15 +129,15 @@ class FaceDetector:
     def _detect_batch(self, batch: np.ndarray) -> list[Detections]:
         """MTCNN on (N, h, w, 3) uint8 frames of one size; returns detections in the batch's pixels."""
         with torch.inference_mode():
-            boxes, probs, points = self.mtcnn.detect(batch, landmarks=True)
+            found = self.mtcnn.detect(batch)
         result = []
-        for b, p, lm in zip(boxes, probs, points, strict=True):
-            if b is None or len(b) == 0:
+        for boxes, points in found:
+            if len(boxes) == 0:
                 result.append(Detections.empty())
                 continue
-            b = np.asarray(b, dtype=np.float32).reshape(-1, 4)
-            p = np.asarray(p, dtype=np.float32).reshape(-1)
-            lm = np.asarray(lm, dtype=np.float32).reshape(-1, 5, 2)
+            b = np.asarray(boxes[:, :4], dtype=np.float32).reshape(-1, 4)
+            p = np.asarray(boxes[:, 4], dtype=np.float32).reshape(-1)
+            lm = np.asarray(points, dtype=np.float32).reshape(-1, 5, 2)
             order = np.argsort(-p, kind="stable")
             result.append(Detections(b[order].copy(), p[order].copy(), lm[order].copy()))
         return result

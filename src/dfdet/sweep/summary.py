@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import pandas as pd
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from dfdet.utils.table import print_metrics
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger("dfdet")
 
@@ -23,6 +25,8 @@ def collect_runs(sweep_dir: str | Path) -> pd.DataFrame:
         One row per job: ``job``, ``overrides`` (space-separated), ``status`` (``ok`` or ``failed``) and one
         column per metric.
     """
+    import pandas as pd  # here: this module is loaded by every Hydra run (its callback), pandas by sweeps only
+
     rows = []
     for job in sorted((p for p in Path(sweep_dir).iterdir() if p.is_dir()), key=lambda p: (len(p.name), p.name)):
         overrides_file = job / ".hydra" / "overrides.yaml"
@@ -54,6 +58,8 @@ class SweepSummary(Callback):
         self.columns = list(columns or ["val/auc_best", "test/auc", "test/video_auc", "test/eer"])
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        import pandas as pd
+
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.is_dir():
             return

@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
 from hydra.core.plugins import Plugins
 from hydra.plugins.launcher import Launcher
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
+
+if TYPE_CHECKING:
+    import optuna
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,8 @@ class OptunaSweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> optuna.Study:
+        import optuna  # here: Hydra imports every plugin module at each start, optuna is needed by sweeps only
+
         assert self.launcher is not None and self.config is not None
         study = optuna.create_study(
             direction=self.direction,
@@ -99,6 +103,8 @@ class OptunaSweeper(Sweeper):
         return study
 
     def _report(self, study: optuna.Study) -> None:
+        import optuna
+
         assert self.config is not None
         out = Path(self.config.hydra.sweep.dir)
         out.mkdir(parents=True, exist_ok=True)
