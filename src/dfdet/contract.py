@@ -99,15 +99,20 @@ class InputContract:
                 raise ContractError("an audio model's input needs model.input.num_samples and model.input.sample_rate")
             set_(self, "num_samples", _bounded("num_samples", self.num_samples, MIN_SAMPLES, MAX_SAMPLES))
             set_(self, "sample_rate", _bounded("sample_rate", self.sample_rate, MIN_RATE, MAX_RATE))
-            for name in ("size", "mean", "std", "clip_len", "crop_margin"):
+            for name in ("size", "mean", "std", "clip_len", "clip_stride", "crop_margin"):
                 if getattr(self, name) is not None:
                     raise ContractError(f"model.input.{name} does not apply to audio models (set it to null)")
             return
         if self.size is None:
             raise ContractError(f"a {self.modality} model's input needs model.input.size (the side in pixels)")
         set_(self, "size", _bounded("size", self.size, 8, MAX_SIDE))
-        mean = tuple(float(m) for m in (IMAGENET_MEAN if self.mean is None else self.mean))
-        std = tuple(float(s) for s in (IMAGENET_STD if self.std is None else self.std))
+        try:
+            mean = tuple(float(m) for m in (IMAGENET_MEAN if self.mean is None else self.mean))
+            std = tuple(float(s) for s in (IMAGENET_STD if self.std is None else self.std))
+        except (TypeError, ValueError):
+            raise ContractError(
+                f"model.input.mean/std must be lists of 3 numbers (got {self.mean}, {self.std})"
+            ) from None
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
             raise ContractError(f"model.input.mean/std need 3 values each, std > 0 (got {mean}, {std})")
         set_(self, "mean", mean)
@@ -126,13 +131,15 @@ class InputContract:
         elif self.clip_stride is not None:
             set_(self, "clip_stride", None)  # frame models have no clips
         if self.crop_margin is not None:
+            if not isinstance(self.crop_margin, int | float) or isinstance(self.crop_margin, bool):
+                raise ContractError(f"model.input.crop_margin={self.crop_margin!r} must be a number")
             set_(self, "crop_margin", float(self.crop_margin))
             if self.modality not in ("face", "audio_visual") or not 0.0 <= self.crop_margin <= 2.0:
                 raise ContractError("model.input.crop_margin applies to face crops only, in [0, 2]")
 
     @property
     def preprocessing(self) -> str:
-        """How inputs are made: ``face_crop``, ``whole_image`` or ``waveform_window``."""
+        """How inputs are made: ``face_crop``, ``whole_image``, ``waveform_window`` or ``face_clip_with_sound``."""
         return PREPROCESSING[self.modality]
 
     @property

@@ -19,6 +19,7 @@ from dfdet.models import DeepfakeDetector
 from dfdet.tasks.preprocess import preprocess
 from dfdet.testing.media import make_av_folder
 from dfdet.transforms import build_eval_transform
+from dfdet.transforms.presets import rank_seed
 
 SIDE, CLIP, SAMPLES, RATE = 32, 2, 4000, 16000
 
@@ -30,6 +31,21 @@ def test_readers_must_fit_the_modality(tmp_path: Path) -> None:
     with pytest.raises(DataConfigError, match="cannot read face data"):
         DeepfakeDataModule(source, AudioWindowReader(8000, RATE), modality="face")
     assert face_reader(None).keys == ("image",) and face_reader(4, 2).keys == ("clip",)
+    with pytest.raises(DataConfigError, match="is not a fake synthesis: use synthesis=sbi"):
+        DeepfakeDataModule(source, FrameReader(), synthesis={"method": "sbi"})  # type: ignore[arg-type]
+    assert DeepfakeDataModule(source, FrameReader(), synthesis={}).synthesis is None  # type: ignore[arg-type]
+
+
+def test_ranks_draw_different_streams(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.delenv("SLURM_PROCID", raising=False)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert rank_seed(42) == 42  # one process: seeds as before
+    monkeypatch.setenv("RANK", "1")
+    one = rank_seed(42)
+    assert rank_seed(42) == one  # reproducible
+    monkeypatch.setenv("RANK", "2")
+    assert len({42, one, rank_seed(42)}) == 3  # and distinct per rank
 
 
 class TinyAudioVisualNet(nn.Module):

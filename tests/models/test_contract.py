@@ -16,8 +16,9 @@ from omegaconf import OmegaConf
 from dfdet.contract import ContractError, InputContract
 from dfdet.data import DeepfakeDataModule
 from dfdet.data.readers import AudioWindowReader, ClipReader
+from dfdet.errors import CheckpointError
 from dfdet.legacy import contract_from_metadata, upgrade_config
-from dfdet.models import load_detector
+from dfdet.models import load_detector, read_checkpoint
 from dfdet.predict.models import CheckpointModel
 from dfdet.tasks.evaluate import evaluate
 
@@ -46,6 +47,8 @@ def test_contract_round_trip_and_layouts() -> None:
         ({"modality": "video", "size": 96}, r"modality='video' is not one of"),
         ({"modality": "face", "size": 96, "image_size": 96}, r"unknown keys \['image_size'\]"),
         ({"modality": "face", "size": 96, "clip_len": 0}, r"clip_len=0 is out of range"),
+        ({"modality": "face", "size": 96, "mean": ["a", "b", "c"]}, r"mean/std must be lists of 3 numbers"),
+        ({"modality": "face", "size": 96, "crop_margin": "wide"}, r"crop_margin='wide' must be a number"),
         ({"modality": "audio_visual", "size": 96, "num_samples": 8000, "sample_rate": 16000}, r"needs clip_len"),
     ],
 )
@@ -114,6 +117,29 @@ def test_legacy_audio_checkpoint_loads_with_its_contract(untrained_audio_ckpt: P
     datamodule = instantiate(cfg.data)
     assert isinstance(datamodule.reader, AudioWindowReader) and datamodule.reader.num_samples == 8000
     assert model(torch.zeros(2, 8000)).shape == (2,)
+
+
+@pytest.mark.parametrize(
+    ("mangle", "message"),
+    [
+        (lambda c: c["model"].update(image_size="abc"), "malformed"),
+        (lambda c: c["model"].update(mean=5), "malformed"),
+        (lambda c: c["data"].update(_target_="dfdet.audio.AudioDataModule", sample_rate="x"), "malformed"),
+    ],
+)
+def test_malformed_legacy_configs_are_one_line(write_checkpoint, tmp_path: Path, mangle, message: str) -> None:
+    path = write_checkpoint(tmp_path / "m.ckpt", "model=tiny")
+    ckpt = torch.load(path, weights_only=True)
+    config = _legacy(ckpt["dfdet"]["config"])
+    mangle(config)
+    ckpt["dfdet"]["config"] = config
+    torch.save(ckpt, path)
+    with pytest.raises(CheckpointError, match=message):
+        read_checkpoint(path)
+    ckpt["dfdet"]["config"] = ["not", "a", "mapping"]
+    torch.save(ckpt, path)
+    with pytest.raises(CheckpointError, match="not a mapping"):
+        read_checkpoint(path)
 
 
 def test_upgrade_leaves_current_configs_alone(write_checkpoint, tmp_path: Path) -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import torch
 from hydra.utils import instantiate
 
+from dfdet.contract import ContractError
+from dfdet.models import load_detector
 from dfdet.tasks.preprocess import preprocess
 from dfdet.tasks.train import train
 
@@ -25,7 +28,16 @@ def test_train_a_few_steps_on_the_processed_folder(
     )
     metrics = train(cfg)
     assert "test/auc" in metrics and "val/auc_best" in metrics
-    assert (tmp_path / "run" / "checkpoints" / "best.ckpt").is_file()
+    ckpt = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    model, stored = load_detector(ckpt)
+    # the margin the crops were made with (preprocess_cfg's face pipeline) is now the model's: prediction uses it
+    assert model.contract.crop_margin == pytest.approx(0.15) == stored.model.input.crop_margin
+    with pytest.raises(ContractError, match="cropped with margin 0.15"):
+        train(tiny_cfg(*cfg_overrides(folder_tree, tmp_path), "model.input.crop_margin=0.3"))
+
+
+def cfg_overrides(folder_tree: Path, tmp_path: Path) -> list[str]:
+    return ["data=folder", f"data.root={folder_tree}", f"paths.data_dir={tmp_path / 'data'}"]
 
 
 def test_balanced_sampler_evens_out_the_classes(

@@ -19,6 +19,7 @@ from dfdet.data.synthesis import FakeSynthesis, SynthesizedFrameDataset
 from dfdet.errors import DfdetError, ManifestError
 from dfdet.transforms import seed_worker
 from dfdet.transforms.audio import AudioAugment
+from dfdet.transforms.presets import rank_seed
 
 
 class DataConfigError(DfdetError):
@@ -70,7 +71,10 @@ class DeepfakeDataModule(L.LightningDataModule):
         seed: int | None = None,
     ) -> None:
         super().__init__()
-        synthesis = synthesis or None  # synthesis=none leaves an empty node
+        if synthesis is not None and not isinstance(synthesis, FakeSynthesis):
+            if synthesis:  # a node without _target_, e.g. a mistyped data.synthesis.method=sbi
+                raise DataConfigError(f"data.synthesis={dict(synthesis)} is not a fake synthesis: use synthesis=sbi")
+            synthesis = None  # synthesis=none leaves an empty node
         keys = "+".join(reader.keys)
         if not set(reader.keys) <= set(KEYS.get(modality, ())):
             raise DataConfigError(f"a {type(reader).__name__} ({keys} items) cannot read {modality} data")
@@ -140,7 +144,8 @@ class DeepfakeDataModule(L.LightningDataModule):
                 self.datasets[split] = SynthesizedFrameDataset(rows, video_idx, transform, self.synthesis)
                 continue
             transform = self.train_transform if train else self.eval_transform
-            self.datasets[split] = self.reader.dataset(rows, video_idx, transform, train, self.seed)
+            seed = None if self.seed is None else rank_seed(self.seed)  # ranks draw different crops
+            self.datasets[split] = self.reader.dataset(rows, video_idx, transform, train, seed)
 
     def _manifest(self) -> pd.DataFrame:
         self.setup()

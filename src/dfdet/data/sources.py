@@ -3,6 +3,7 @@ generator, a preprocessed public dataset). The audio sources are in :mod:`dfdet.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Protocol
@@ -139,6 +140,15 @@ class ProcessedSource:
 
     def manifest_path(self) -> Path:
         return self.processed_dir / "manifest.parquet"
+
+    def crop_margin(self) -> float | None:
+        """The face box margin the crops were made with (``cropper.margin`` of ``preprocess.json``), or None."""
+        path = self.processed_dir / "preprocess.json"
+        try:
+            margin = json.loads(path.read_text()).get("cropper", {}).get("margin")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return float(margin) if isinstance(margin, int | float) else None
 
     def manifest(self) -> pd.DataFrame:
         """The frame manifest; with a ``source`` column (what ``preprocess.py`` writes), ``source_path`` adds each

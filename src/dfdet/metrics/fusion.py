@@ -47,7 +47,7 @@ def fusion_table(videos: pd.DataFrame, audio: pd.DataFrame, audio_weight: float)
     Args:
         videos: ``video``, ``label``, ``score`` (the face model's video-level fake probability).
         audio: the same videos in the same order: ``file``, ``audio_score`` (NaN without a usable sound track),
-            ``audio_status`` (see :func:`dfdet.audio.score_sound_tracks`).
+            ``audio_status`` (see :func:`dfdet.models.scoring.score_sound_tracks`).
         audio_weight: weight of the audio score in the fusion.
 
     Returns:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, cast
@@ -149,6 +150,21 @@ class DeepfakeDetector(L.LightningModule):
                 params = list(module.parameters(recurse=False))
                 if params and not any(p.requires_grad for p in params):
                     module.eval()
+
+    def set_crop_margin(self, margin: float) -> None:
+        """Records the face box margin of the training crops in the contract (and the stored hyper-parameters).
+
+        Raises:
+            ContractError: the contract already names another margin.
+        """
+        recorded = self.contract.crop_margin
+        if recorded is not None and abs(recorded - margin) > 1e-9:
+            raise ContractError(
+                f"model.input.crop_margin={recorded:g} but the data was cropped with margin {margin:g} "
+                "(preprocess.json): set model.input.crop_margin=null or to the data's margin"
+            )
+        self.contract = dataclasses.replace(self.contract, crop_margin=float(margin))
+        self.hparams["input"] = self.contract.to_dict()
 
     def inputs(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor | dict[str, torch.Tensor]:
         """The batch entries this model consumes (its contract's ``input_keys``): one tensor, or a dict of several,

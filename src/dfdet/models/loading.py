@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from dfdet.errors import CheckpointError, find_user_error
+from dfdet.errors import CheckpointError, DfdetError, find_user_error
 from dfdet.legacy import upgrade_config
 from dfdet.models.detector import DeepfakeDetector, TimmNet
 from dfdet.utils.safe_config import check_targets
@@ -37,16 +37,24 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"Checkpoint {path} is unreadable or corrupt ({first_line})") from exc
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or not isinstance(ckpt.get("dfdet"), dict):
         raise CheckpointError(f"{path} is not a checkpoint written by dfdet's train.py (no 'dfdet' config inside)")
+    config = ckpt["dfdet"].get("config") or {}
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: its stored training config is not a mapping")
     # Older layouts are upgraded first (renames within dfdet only, nothing instantiated), so the allow-list holds
     # today's names alone.
-    check_targets(upgrade_config(ckpt["dfdet"].get("config") or {}), origin=str(path))
+    try:
+        upgraded = upgrade_config(config)
+    except (DfdetError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: its stored config is malformed ({type(exc).__name__}: {exc})") from None
+    check_targets(upgraded, origin=str(path))
+    ckpt["dfdet"]["upgraded_config"] = upgraded
     return ckpt
 
 
 def stored_config(ckpt: dict[str, Any]) -> dict[str, Any]:
     """The training config stored in a checkpoint read by :func:`read_checkpoint`, in today's form (checkpoints
-    written before the input contract are upgraded by :func:`dfdet.legacy.upgrade_config`)."""
-    return upgrade_config(ckpt["dfdet"]["config"] or {})
+    written before the input contract are upgraded by :func:`dfdet.legacy.upgrade_config`), as vetted there."""
+    return ckpt["dfdet"]["upgraded_config"]
 
 
 def load_detector(path: str | os.PathLike) -> tuple[DeepfakeDetector, DictConfig]:
@@ -72,7 +80,7 @@ def load_detector(path: str | os.PathLike) -> tuple[DeepfakeDetector, DictConfig
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as exc:
         raise CheckpointError(f"Weights in {path} do not match its config: {exc}") from exc
-    model.run_config = config
+    model.run_config = ckpt["dfdet"].get("config")  # as stored: export hashes it (provenance of older checkpoints)
     return model.eval(), cfg
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from dfdet.data.audio.crops import repeat_pad
+from dfdet.data.audio.crops import windows
 from dfdet.data.audio.io import NoAudioTrackError, extract_audio_track
 from dfdet.errors import ManifestError
 
@@ -26,18 +26,15 @@ def score_waveform(model: nn.Module, wave: np.ndarray, num_samples: int, hop: in
         model: maps (B, num_samples) waveforms to (B,) or (B, 1) fake logits (a ``DeepfakeDetector`` or a bare net),
             in eval mode.
         wave: mono waveform (T,) at the model's rate.
-        num_samples: window length (the model's ``image_size``); a shorter waveform is repeat-padded.
+        num_samples: window length (the model's ``input.num_samples``); a shorter waveform is repeat-padded.
         hop: window hop; ``num_samples`` (no overlap) when None.
 
     Returns:
         The mean of the windows' sigmoid probabilities, in [0, 1].
     """
-    wave = repeat_pad(np.asarray(wave, dtype=np.float32), num_samples)
-    hop = hop or num_samples
-    starts = list(range(0, len(wave) - num_samples + 1, hop))
-    windows = np.stack([wave[s : s + num_samples] for s in starts])
+    crops, starts = windows(wave, num_samples, hop)
     param = next(model.parameters(), None)
-    x = torch.from_numpy(windows).to(param.device if param is not None else "cpu")
+    x = torch.from_numpy(crops).to(param.device if param is not None else "cpu")
     probs = torch.sigmoid(model(x).reshape(len(starts)).float())
     return float(probs.mean())
 

@@ -191,7 +191,7 @@ class AudioPreprocessor:
             raise MediaError(
                 "wrong_modality", "this model scores audio (files or the sound track of videos), not images"
             )
-        from dfdet.data.audio.crops import repeat_pad
+        from dfdet.data.audio.crops import windows
         from dfdet.data.audio.io import NoAudioTrackError, extract_audio_track, load_audio
         from dfdet.errors import ManifestError
 
@@ -205,14 +205,13 @@ class AudioPreprocessor:
         if wave.size == 0:
             raise MediaError("unreadable", "the audio holds no samples")
         duration = len(wave) / rate
-        wave = repeat_pad(np.asarray(wave, np.float32), length)
-        starts = list(range(0, len(wave) - length + 1, length))
-        probs = sigmoid(self.predictor.logits(np.stack([wave[s : s + length] for s in starts])))
+        crops, starts = windows(wave, length)
+        probs = sigmoid(self.predictor.logits(crops))
         body = self.predictor.decision(aggregate(probs, "mean"))
         body["aggregation"] = "mean"
         body["duration_s"] = round(duration, 3)
         body["windows"] = [
-            {"start_s": round(s / rate, 3), "end_s": round(min(s + length, len(wave)) / rate, 3), "score": float(p)}
+            {"start_s": round(s / rate, 3), "end_s": round((s + length) / rate, 3), "score": float(p)}
             for s, p in zip(starts, probs, strict=True)
         ]
         if explain:  # no heatmaps for waveforms

@@ -19,6 +19,17 @@ from dfdet.utils.runinfo import data_fingerprint, run_info, to_float_dict, write
 from dfdet.utils.table import print_metrics
 
 
+def _record_crop_margin(cfg: DictConfig, datamodule: Any, model: Any) -> None:
+    """Face models record the margin their training crops were made with (from the preprocessed data), so prediction
+    crops the same way; data without one (the synthetic set) leaves the contract's value."""
+    margin = getattr(datamodule.source, "crop_margin", None)
+    value = margin() if callable(margin) else None
+    if value is None or model.contract.modality != "face":
+        return
+    model.set_crop_margin(value)
+    cfg.model.input.crop_margin = value  # the stored config says the same
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Trains the configured model on the configured data.
 
@@ -39,6 +50,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = build(cfg.data)
     datamodule.check()
     model = build(cfg.model)
+    _record_crop_margin(cfg, datamodule, model)
     if cfg.get("finetune_from"):
         init_from_checkpoint(model, cfg.finetune_from, freeze_backbone=bool(cfg.get("freeze_backbone", False)))
     model.run_config = OmegaConf.to_container(cfg, resolve=True)

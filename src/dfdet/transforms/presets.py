@@ -7,6 +7,7 @@ draw different but reproducible streams.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 
 import albumentations as A
@@ -116,15 +117,35 @@ def build_eval_transform(image_size: int, mean: Sequence[float], std: Sequence[f
     return _compose([], image_size, mean, std, seed=0)
 
 
+def global_rank() -> int:
+    """This process's rank in a distributed run (0 otherwise): torch.distributed's, else the launcher's variables."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return int(torch.distributed.get_rank())
+    for name in ("RANK", "SLURM_PROCID", "LOCAL_RANK"):
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return 0
+
+
+def rank_seed(seed: int) -> int:
+    """``seed`` on rank 0 (single-process runs are unchanged), a distinct seed derived from it on every other rank."""
+    rank = global_rank()
+    if rank == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), rank]).generate_state(1, np.uint64)[0] % 2**63)
+
+
 def seed_worker(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: gives each worker's randomness its own reproducible seed, derived from the
-    worker's torch seed (which ``L.seed_everything(workers=True)`` derives from the run seed): the dataset's
-    albumentations pipeline and, where the dataset has one, its numpy generator (``dataset.reseed(seed)``)."""
+    worker's torch seed (which Lightning's seeding derives from the run seed) and, under DDP, the rank (workers of
+    different ranks would otherwise draw the same augmentations): the dataset's albumentations pipeline and, where
+    the dataset has one, its numpy generator (``dataset.reseed(seed)``)."""
     info = torch.utils.data.get_worker_info()
     dataset = info.dataset if info is not None else None
+    seed = rank_seed(torch.initial_seed())
     transform = getattr(dataset, "transform", None)
     if isinstance(transform, AlbumentationsTransform):
-        transform.set_random_seed(torch.initial_seed() % 2**32)
+        transform.set_random_seed(seed % 2**32)
     reseed = getattr(dataset, "reseed", None)
     if callable(reseed):
-        reseed(torch.initial_seed() % 2**63)
+        reseed(seed % 2**63)

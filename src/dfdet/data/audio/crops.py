@@ -28,3 +28,21 @@ def fixed_crop(x: np.ndarray, length: int, rng: np.random.Generator | None = Non
     x = repeat_pad(x, length)
     start = 0 if rng is None else int(rng.integers(0, len(x) - length + 1))
     return x[start : start + length]
+
+
+def windows(x: np.ndarray, length: int, hop: int | None = None) -> tuple[np.ndarray, list[int]]:
+    """A whole waveform as windows of ``length`` samples every ``hop`` (``length`` when None: no overlap), after
+    repeat-padding a shorter one: how audio models score a file of any length (training, evaluation and prediction
+    alike).
+
+    Returns:
+        The windows (N, length) float32 and their start samples.
+
+    Example:
+        >>> w, starts = windows(np.arange(10, dtype=np.float32), 4)
+        >>> w.shape, starts
+        ((2, 4), [0, 4])
+    """
+    x = repeat_pad(np.asarray(x, dtype=np.float32), length)
+    starts = list(range(0, len(x) - length + 1, hop or length))
+    return np.stack([x[s : s + length] for s in starts]), starts
