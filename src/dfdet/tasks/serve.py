@@ -41,5 +41,7 @@ def serve(cfg: DictConfig) -> None:
     )
     try:
         server.run()
+    except KeyboardInterrupt:  # uvicorn re-raises the SIGINT it shut down on; uvicorn.run() swallows it likewise
+        log.info("Stopped")
     finally:
         app.state.admission.shutdown()
