@@ -180,6 +180,18 @@ def test_hostile_file(case: Case, predictor: Any, tmp_path: Path) -> None:
         assert result["error"]["code"] == case.expected, result["error"]
 
 
+def test_a_16_bit_photo_scores_as_its_8_bit_copy(predictor: Any, shared_data: Path, tmp_path: Path) -> None:
+    """A real photo saved as 16-bit greyscale gives the face, box and score of its 8-bit greyscale copy."""
+    photo = sorted((shared_data / "faces" / "facenet_test_images").rglob("*.jp*g"))[0]
+    grey = np.asarray(Image.open(photo).convert("L"))
+    Image.fromarray(grey).save(tmp_path / "grey8.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "grey16.png")
+    eight, sixteen = (predictor.predict(tmp_path / f"grey{b}.png").result for b in (8, 16))
+    assert "error" not in sixteen and Image.open(tmp_path / "grey16.png").mode.startswith("I")
+    assert sixteen["frames"][0]["box"] == eight["frames"][0]["box"]
+    assert sixteen["fake_probability"] == pytest.approx(eight["fake_probability"])
+
+
 def test_a_folder_lists_gifs(tmp_path: Path) -> None:
     from dfdet.tasks.predict import list_inputs
 

@@ -162,7 +162,9 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
             print(json.dumps(result), flush=True)
             results.append(result)
     failed = [r for r in results if "error" in r]
-    log.info("Wrote %s (%d scored, %d failed)", out, len(results) - len(failed), len(failed))
+    partial = sum(bool(r.get("partial")) for r in results)
+    scored = len(results) - len(failed)
+    log.info("Wrote %s (%d scored, %d of them partial; %d failed)", out, scored, partial, len(failed))
     if failed and len(failed) == len(results):
         first = failed[0]["error"]
         raise PredictError(f"none of the {len(results)} file(s) could be scored ({first['code']}: {first['message']})")
