@@ -119,8 +119,8 @@ class Predictor:
             (``fake``/``real`` at ``threshold``), ``aggregation``, per-frame ``frames`` (index, score, face box,
             detected) for images and videos, ``frames_without_face``, ``frames_requested``, ``frames_read`` and
             ``partial`` (with a ``warning``: a truncated video scored from the frames read), ``windows`` for audio,
-            ``model``,
-            ``explanation_method`` and ``explanations`` when asked, ``seconds``; or ``error`` {code, message}.
+            ``model``, ``explanation_method`` and ``explanations`` when asked, ``seconds``; or ``error`` {code,
+            message}.
         """
         start = time.perf_counter()
         path = Path(path)
