@@ -15,7 +15,7 @@ from dfdet.preprocess.store import ProcessedDirError
 from dfdet.preprocess.video import sample_indices
 from dfdet.tasks.common import run_entry
 from dfdet.tasks.preprocess import preprocess
-from dfdet.testing.media import ClipBank, make_celebdf, make_dfdc, make_ffpp
+from dfdet.testing.media import ClipBank, face_frames, make_celebdf, make_dfdc, make_ffpp, write_video
 
 
 def processed(tmp_path: Path, name: str = "folder") -> Path:
@@ -46,6 +46,17 @@ def test_folder_release_end_to_end(folder_tree: Path, preprocess_cfg: Callable, 
     assert set(failures.index) == {"real/broken", "fake/empty"}
     assert failures["reason"].str.startswith("unreadable").all()
     assert not (out / "tmp").exists()
+
+
+def test_a_truncated_video_is_kept_and_counted_partial(
+    folder_tree: Path, preprocess_cfg: Callable, tmp_path: Path
+) -> None:
+    """A video cut short with its index first gives crops from the frames read, and the run says how many such."""
+    cut = folder_tree / "real" / "clip_cut.mp4"
+    write_video(cut, face_frames(32, size=(160, 128), seed=2), faststart=True)
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size * 3 // 10])
+    summary = preprocess(preprocess_cfg("data=folder", f"data.root={folder_tree}"))
+    assert summary["done"] == 8 and summary["failed"] == 2 and summary["partial"] == 1
 
 
 def test_decode_timeouts_are_recorded_and_the_run_goes_on(

@@ -14,6 +14,7 @@ from torch.utils.data import Dataset
 from dfdet.data.audio.crops import fixed_crop
 from dfdet.data.audio.io import load_audio
 from dfdet.errors import ManifestError
+from dfdet.preprocess.video import rgb_array
 
 if TYPE_CHECKING:
     from dfdet.transforms.presets import AlbumentationsTransform
@@ -23,7 +24,7 @@ def load_rgb(path: str) -> np.ndarray:
     """Reads an image file as an RGB uint8 array (H, W, 3); raises :class:`ManifestError` naming a broken file."""
     try:
         with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
+            return rgb_array(img)  # 16-bit greyscale scaled, not clipped
     except (OSError, UnidentifiedImageError) as exc:
         raise ManifestError(f"Cannot read image {path}: {exc}") from exc
 

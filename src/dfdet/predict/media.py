@@ -43,7 +43,10 @@ WAV = MediaType("audio", "wav", "audio/wav", ".wav")
 FLAC = MediaType("audio", "flac", "audio/flac", ".flac")
 MP3 = MediaType("audio", "mp3", "audio/mpeg", ".mp3")
 OGG = MediaType("audio", "ogg", "audio/ogg", ".ogg")
-SUPPORTED = "JPEG, PNG, WebP, MP4/MOV, WebM/Matroska, AVI, WAV, FLAC, MP3, OGG"
+# GIFs are decoded by PyAV: an animated one is a video, a still one (one frame) an image; see :func:`gif_type`.
+GIF = MediaType("video", "gif", "image/gif", ".gif")
+GIF_STILL = MediaType("image", "gif", "image/gif", ".gif")
+SUPPORTED = "JPEG, PNG, WebP, GIF, MP4/MOV, WebM/Matroska, AVI, WAV, FLAC, MP3, OGG"
 # ISO base media ("ftyp") major brands that hold sound only; every other brand is treated as video.
 _AUDIO_BRANDS = (b"M4A ", b"M4B ", b"M4P ", b"F4A ")
 
@@ -70,6 +73,8 @@ def sniff(head: bytes) -> MediaType | None:
         return JPEG
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return PNG
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return GIF  # animated until :func:`gif_type` counts its frames
     if head.startswith(b"RIFF") and len(head) >= 12:
         return {b"WEBP": WEBP, b"WAVE": WAV, b"AVI ": AVI}.get(head[8:12])
     if len(head) >= 12 and head[4:8] == b"ftyp":
@@ -92,6 +97,33 @@ def sniff_file(path: str | os.PathLike) -> MediaType | None:
     """:func:`sniff` on a file's first bytes."""
     with open(path, "rb") as f:
         return sniff(f.read(SNIFF_BYTES))
+
+
+def gif_type(path: str | os.PathLike) -> MediaType:
+    """:data:`GIF_STILL` for a GIF of one frame, :data:`GIF` (a video) for an animated one; frames are counted from
+    the demuxed packets, without decoding.
+
+    Raises:
+        MediaError: ``unreadable`` when PyAV cannot open it, ``no_video_stream`` when it holds no frame.
+    """
+    import av
+
+    try:
+        with av.open(os.fspath(path)) as container:
+            if not container.streams.video:
+                raise MediaError("no_video_stream", "the GIF holds no image")
+            frames = 0
+            for packet in container.demux(container.streams.video[0]):
+                frames += packet.size > 0
+                if frames > 1:
+                    return GIF
+    except MediaError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any demuxer failure on an untrusted file means "unreadable"
+        raise MediaError("unreadable", f"unreadable GIF ({type(exc).__name__})") from exc
+    if not frames:
+        raise MediaError("unreadable", "the GIF holds no frame")
+    return GIF_STILL
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from dfdet.metrics.fusion import late_fusion
 from dfdet.predict.errors import MediaError, PredictError
-from dfdet.predict.media import SUPPORTED, MediaType, check_pixels, sniff_file
+from dfdet.predict.media import SUPPORTED, MediaType, check_pixels, gif_type, sniff_file
 from dfdet.predict.models import Model, ModelInfo
 from dfdet.predict.preprocessors import ExplainedFace, preprocessor_for
 from dfdet.predict.scoring import AGGREGATIONS
@@ -117,8 +117,10 @@ class Predictor:
         Returns:
             The result: ``file``, ``kind``, ``media_type``, ``fake_probability`` in [0, 1] (null on error), ``label``
             (``fake``/``real`` at ``threshold``), ``aggregation``, per-frame ``frames`` (index, score, face box,
-            detected) for images and videos, ``frames_without_face``, ``windows`` for audio, ``model``,
-            ``explanation_method`` and ``explanations`` when asked, ``seconds``; or ``error`` {code, message}.
+            detected) for images and videos, ``frames_without_face``, ``frames_requested``, ``frames_read`` and
+            ``partial`` (with a ``warning``: a truncated video scored from the frames read), ``windows`` for audio,
+            ``model``, ``explanation_method`` and ``explanations`` when asked, ``seconds``; or ``error`` {code,
+            message}.
         """
         start = time.perf_counter()
         path = Path(path)
@@ -128,6 +130,8 @@ class Predictor:
             media = sniff_file(path)
             if media is None:
                 raise MediaError("unsupported_type", f"not a supported image, video or audio file ({SUPPORTED})")
+            if media.name == "gif":  # a still GIF is an image, an animated one a video
+                media = gif_type(path)
             if self.sound is not None and media.kind == "audio":  # audio files: the audio model alone
                 return self.sound.predict(path, name=result["file"], explain=explain)
             result.update(kind=media.kind, media_type=media.mime)

@@ -20,7 +20,7 @@ import numpy as np
 from dfdet.predict.errors import MediaError, PredictError
 from dfdet.predict.media import MediaType
 from dfdet.predict.scoring import aggregate, clip_scores_per_frame, make_clips, sigmoid, to_input
-from dfdet.preprocess.pipeline import NoFaceError
+from dfdet.preprocess.pipeline import NoFaceError, VideoFaces
 from dfdet.preprocess.video import DecodeError, sample_indices
 
 if TYPE_CHECKING:
@@ -136,6 +136,7 @@ class FacePreprocessor:
         body.update(
             num_frames=int(found.num_frames),
             frames_sampled=int(found.sampled),
+            **read_report(found, media),
             frames_without_face=int(found.sampled - len(x)),
             frames=[
                 {
@@ -176,6 +177,24 @@ class FacePreprocessor:
             for p, h in zip(positions, heats, strict=True)
         ]
         return faces, method
+
+
+def read_report(found: VideoFaces, media: MediaType) -> dict[str, Any]:
+    """``frames_requested``, ``frames_read`` and ``partial``; with ``partial``, a ``warning`` for people.
+
+    A truncated video whose header announces more frames than its data holds is scored from the frames read, and
+    says so: the score rests on part of the video only.
+    """
+    requested = int(found.requested if found.requested is not None else found.sampled)
+    report: dict[str, Any] = {"frames_requested": requested, "frames_read": int(found.sampled)}
+    report["partial"] = found.partial
+    if found.partial:
+        report["warning"] = (
+            f"only {found.sampled} of the {requested} sampled frames could be read (the {media.kind} announces "
+            f"{found.num_frames} frames but its data breaks off: truncated or damaged); the score rests on those"
+        )
+        log.warning("Partial read: %s", report["warning"])
+    return report
 
 
 @register("audio")

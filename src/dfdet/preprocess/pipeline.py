@@ -28,8 +28,10 @@ class VideoFaces:
         scores: (T,) float32 detector scores (for interpolated frames, the lower of the two neighbours).
         detected: (T,) bool, the face was detected on this frame (not interpolated).
         num_frames: frames in the source video.
-        sampled: frames sampled (T is smaller when the face was missing on some).
+        sampled: frames sampled and read (T is smaller when the face was missing on some).
         landmarks68: (T, 68, 2) float32 68-point landmarks in crop pixels, or None (no 68-point backend).
+        requested: frames the sampling asked for (``min(frames_per_video, num_frames)``); more than ``sampled``
+            when the file broke off before them (truncated); None: not recorded (taken as ``sampled``).
     """
 
     frame_indices: np.ndarray
@@ -41,6 +43,12 @@ class VideoFaces:
     num_frames: int
     sampled: int
     landmarks68: np.ndarray | None = None
+    requested: int | None = None
+
+    @property
+    def partial(self) -> bool:
+        """Fewer frames were read than the sampling asked for (a truncated or damaged file)."""
+        return self.requested is not None and self.sampled < self.requested
 
 
 class VideoPreprocessor:
@@ -163,4 +171,5 @@ class VideoPreprocessor:
             num_frames=total,
             sampled=len(frames),
             landmarks68=np.stack(marks68) if self.landmarks68 is not None else None,
+            requested=min(self.frames_per_video, total),
         )

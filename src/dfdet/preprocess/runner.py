@@ -40,12 +40,14 @@ class Job:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of one job: ``done`` with ``crops`` crops, or ``failed`` with a ``reason``."""
+    """What became of one job: ``done`` with ``crops`` crops (``partial`` when the video's data broke off before the
+    last sampled frame), or ``failed`` with a ``reason``."""
 
     video_id: str
     status: str
     crops: int = 0
     reason: str = ""
+    partial: bool = False
 
 
 @dataclass
@@ -57,6 +59,7 @@ class RunStats:
     done: int = 0
     failed: int = 0
     crops: int = 0
+    partial: int = 0  # done, but from the frames read before a truncated video's data broke off
     seconds: float = 0.0
     reasons: Counter = field(default_factory=Counter)
 
@@ -64,6 +67,7 @@ class RunStats:
         if outcome.status == "done":
             self.done += 1
             self.crops += outcome.crops
+            self.partial += outcome.partial
         else:
             self.failed += 1
             self.reasons[outcome.reason.split(" (", 1)[0]] += 1
@@ -153,7 +157,8 @@ def _process(job: Job) -> Outcome:
         reason = f"no face: {exc}" if isinstance(exc, NoFaceError) else str(exc)
         store.write_failure(job.video_id, job.source, reason)
         return Outcome(job.video_id, "failed", reason=reason)
-    return Outcome(job.video_id, "done", crops=store.write_video(job.video_id, job.source, faces))
+    crops = store.write_video(job.video_id, job.source, faces)
+    return Outcome(job.video_id, "done", crops=crops, partial=faces.partial)
 
 
 def _in_process(

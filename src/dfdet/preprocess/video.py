@@ -71,8 +71,9 @@ def read_media(
             FFmpeg call that never returns is not interrupted); None: no limit.
 
     Returns:
-        ``(indices (T,) int64, frames [T x (H, W, 3) uint8 RGB], number of frames in the video)``; T can be below
-        ``count`` when the container announces more frames than it holds.
+        ``(indices (T,) int64, frames [T x (H, W, 3) uint8 RGB], number of frames in the video)``; T is below
+        ``min(count, frames)`` when the container announces more frames than it holds or its data breaks off
+        (truncated files): the frames read until then are returned, and the caller reports the shortfall.
 
     Raises:
         DecodeError: unreadable, empty or without video stream.
@@ -105,9 +106,30 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """An image file as RGB uint8 (H, W, 3), EXIF orientation applied; raises :class:`DecodeError`."""
     try:
         with Image.open(path) as img:
-            return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+            return rgb_array(ImageOps.exif_transpose(img))
     except Exception as exc:  # noqa: BLE001 - any reader failure on an untrusted file means "unreadable"
         raise DecodeError(f"unreadable image ({type(exc).__name__}: {exc})") from exc
+
+
+HIGH_DEPTH_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # 16-bit greyscale PNGs open in one of these
+
+
+def rgb_array(img: Image.Image) -> np.ndarray:
+    """A PIL image as RGB uint8 (H, W, 3); 16-bit greyscale is scaled from 16 to 8 bits.
+
+    PIL's ``convert("RGB")`` clips 16-bit greyscale at 255, which turns a photo white. PNG stores every sample at
+    its full bit depth (a 12-bit source is scaled to 16 bits, per the PNG specification), so dividing by
+    ``65535 / 255`` keeps the picture; values beyond 16 bits (32-bit integer images) are clipped.
+
+    Example:
+        >>> rgb_array(Image.fromarray(np.array([[0, 32896, 65535]], np.uint16))).tolist()
+        [[[0, 0, 0], [128, 128, 128], [255, 255, 255]]]
+    """
+    if img.mode not in HIGH_DEPTH_MODES:
+        return np.asarray(img.convert("RGB"))
+    grey = np.asarray(img).astype(np.float32) * (255.0 / 65535.0)
+    grey = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=-1)
 
 
 def _count_frames(
@@ -131,27 +153,37 @@ def _decode(
     seek_gap: int | None,
     deadline: _Deadline,
 ) -> list[tuple[int, np.ndarray]]:
-    """``(index, RGB frame)`` for each wanted index that exists; indices counted from the first frame."""
+    """``(index, RGB frame)`` for each wanted index that exists; indices counted from the first frame.
+
+    Data that breaks off after some frames were read (a truncated or damaged file) ends the reading there: the
+    frames read so far are returned (the caller says how many of those asked for it got). With none read, the
+    decoder's error is raised.
+    """
     clock = _FrameClock.of(stream) if seek_gap is not None else None
     out: list[tuple[int, np.ndarray]] = []
     frames: Iterator[av.VideoFrame] = container.decode(stream)
     position = -1  # index of the last decoded frame: counted until the first seek, from timestamps after it
     seeked = False
     for target in (int(t) for t in wanted):
-        if clock is not None and seek_gap is not None and target - position > seek_gap:
-            container.seek(clock.pts(target), stream=stream, backward=True)  # to the keyframe at or before
-            frames, position, seeked = container.decode(stream), -1, True
-        for frame in frames:
-            deadline.check()
-            if seeked and clock is not None and frame.pts is not None:
-                position = clock.index(frame.pts)
+        try:
+            if clock is not None and seek_gap is not None and target - position > seek_gap:
+                container.seek(clock.pts(target), stream=stream, backward=True)  # to the keyframe at or before
+                frames, position, seeked = container.decode(stream), -1, True
+            for frame in frames:
+                deadline.check()
+                if seeked and clock is not None and frame.pts is not None:
+                    position = clock.index(frame.pts)
+                else:
+                    position += 1
+                if position >= target:
+                    out.append((position, frame.to_ndarray(format="rgb24")))
+                    break
             else:
-                position += 1
-            if position >= target:
-                out.append((position, frame.to_ndarray(format="rgb24")))
-                break
-        else:
-            break  # the video ended before this index
+                break  # the video ended before this index
+        except av.error.FFmpegError:
+            if not out:
+                raise
+            break  # damaged data after the frames already read: a partial read, reported by the caller
     return out
 
 

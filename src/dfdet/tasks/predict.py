@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,26 +17,60 @@ from dfdet.predict.predictor import Prediction, Predictor
 from dfdet.tasks.common import build, log
 
 MEDIA_EXTENSIONS = (
-    *(".jpg", ".jpeg", ".png", ".bmp", ".webp"),
+    *(".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif"),
     *(".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"),
     *(".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus"),
 )
 
 
 ALIASES = {"model=": "model_path=", "audio_model=": "audio_model_path="}
+PATH_KEYS = ("model_path=", "audio_model_path=", "input=", "output_dir=")  # values that are file or folder names
 
 
 def model_alias(argv: list[str]) -> list[str]:
-    """Command-line arguments with ``model=PATH`` rewritten to ``model_path=PATH`` (``audio_model=`` likewise).
+    """Command-line arguments with ``model=PATH`` rewritten to ``model_path=PATH`` (``audio_model=`` likewise), and
+    path values that Hydra's override grammar rejects quoted for it.
 
     ``conf/model/`` is a config group (the training presets), so Hydra reads ``model=...`` as the choice of a preset;
-    the deployment commands take the model file as ``model=PATH`` all the same.
+    the deployment commands take the model file as ``model=PATH`` all the same. File names may hold characters the
+    grammar reserves (parentheses, ``=``, commas, quotes, brackets, non-ASCII letters): see :func:`quote_path`.
+
+    Example:
+        >>> model_alias(["predict.py", "model=m.onnx", "input=clip (1).mp4"])
+        ['predict.py', 'model_path=m.onnx', "input='clip (1).mp4'"]
     """
     out = []
     for arg in argv:
         alias = next((a for a in ALIASES if arg.startswith(a)), None)
-        out.append(ALIASES[alias] + arg[len(alias) :] if alias else arg)
+        arg = ALIASES[alias] + arg[len(alias) :] if alias else arg
+        key = next((k for k in PATH_KEYS if arg.startswith(k)), None)
+        out.append(key + quote_path(arg[len(key) :]) if key else arg)
     return out
+
+
+def quote_path(value: str) -> str:
+    r"""``value`` as Hydra's override grammar reads it as that very string: unchanged when the grammar already reads it
+    as a string (or ``null``), else single-quoted with its quotes (and the backslashes before them) escaped.
+
+    Unchanged values keep Hydra's meaning: ``'...'`` quoted by the user, ``\,`` escapes and ``${...}``
+    interpolations work as in any override. A comma would otherwise start a sweep (``a,b.mp4``), and parentheses,
+    ``=``, brackets or accented letters fail to parse.
+
+    Example:
+        >>> quote_path("a=b,c.mp4"), quote_path("it's (2).mp4"), quote_path("plain/x.mp4")
+        ("'a=b,c.mp4'", "'it\\'s (2).mp4'", 'plain/x.mp4')
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_override(f"key={value}")
+        if not parsed.is_sweep_override() and (parsed.value() is None or isinstance(parsed.value(), str)):
+            return value
+    except HydraException:
+        pass
+    escaped = re.sub(r"(\\*)('|$)", lambda m: m.group(1) * 2 + ("\\'" if m.group(2) else ""), value)
+    return f"'{escaped}'"
 
 
 def build_predictor(cfg: DictConfig) -> Predictor:
@@ -127,7 +162,9 @@ def predict(cfg: DictConfig) -> list[dict[str, Any]]:
             print(json.dumps(result), flush=True)
             results.append(result)
     failed = [r for r in results if "error" in r]
-    log.info("Wrote %s (%d scored, %d failed)", out, len(results) - len(failed), len(failed))
+    partial = sum(bool(r.get("partial")) for r in results)
+    scored = len(results) - len(failed)
+    log.info("Wrote %s (%d scored, %d of them partial; %d failed)", out, scored, partial, len(failed))
     if failed and len(failed) == len(results):
         first = failed[0]["error"]
         raise PredictError(f"none of the {len(results)} file(s) could be scored ({first['code']}: {first['message']})")

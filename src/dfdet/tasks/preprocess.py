@@ -75,12 +75,14 @@ def preprocess(cfg: DictConfig) -> dict[str, Any]:
         summary.update(
             shard=cfg.shard, selected=stats.selected, skipped=stats.skipped, done=stats.done, failed=stats.failed
         )
-        summary.update(crops=stats.crops, run_seconds=round(stats.seconds, 1), failure_reasons=dict(stats.reasons))
+        summary.update(crops=stats.crops, partial=stats.partial, run_seconds=round(stats.seconds, 1))
+        summary.update(failure_reasons=dict(stats.reasons))
         rate = stats.done + stats.failed
         print(
             f"processed {rate} videos ({stats.done} done, {stats.failed} failed, {stats.crops} crops) in "
             f"{stats.seconds:.1f} s ({rate / max(stats.seconds, 1e-9):.2f} videos/s)"
             + (f"; failures: {dict(stats.reasons)}" if stats.failed else "")
+            + (f"; {stats.partial} truncated video(s) read in part" if stats.partial else "")
         )
     if mode == "merge" or cfg.num_shards == 1:
         summary.update(_merge(store, table))

@@ -67,7 +67,12 @@ def alter_face(frame: np.ndarray, centre: tuple[float, float], axes: tuple[float
 
 
 def write_video(
-    path: str | Path, frames: list, fps: int = 10, audio: np.ndarray | None = None, sample_rate: int = 16000
+    path: str | Path,
+    frames: list,
+    fps: int = 10,
+    audio: np.ndarray | None = None,
+    sample_rate: int = 16000,
+    faststart: bool = False,
 ) -> Path:
     """Encodes RGB frames as an H.264 mp4 with PyAV, with an optional mono AAC sound track.
 
@@ -77,10 +82,13 @@ def write_video(
         fps: frame rate.
         audio: mono waveform in [-1, 1] at ``sample_rate``; None writes a video without sound.
         sample_rate: rate of ``audio`` in Hz.
+        faststart: put the index (``moov``) before the data, as streaming encoders do: such a file cut short still
+            opens, announces every frame and decodes up to the cut (a truncated download).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w") as container:
+    options = {"movflags": "faststart"} if faststart else {}
+    with av.open(str(path), "w", format="mp4", options=options) as container:  # whatever the name says
         stream = container.add_stream("libx264", rate=fps)
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = "yuv420p"

@@ -92,6 +92,7 @@ function showResult(result) {
   const parts = [`${result.kind}`, `model ${result.model.name} ${result.model.version} (${result.model.format})`];
   if (result.frames) parts.push(`${result.frames.length} frames with a face, ${result.frames_without_face} without`);
   if (result.duration_s !== undefined) parts.push(`${result.duration_s} s of audio`);
+  if (result.partial) parts.push(`partial: ${result.warning}`); // a truncated video, scored from the frames read
   parts.push(`${result.seconds.toFixed(2)} s`);
   $("details").textContent = parts.join(" · ");
   const frames = result.frames || [];
