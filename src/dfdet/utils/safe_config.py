@@ -32,6 +32,7 @@ PROJECT_TARGETS = frozenset(
         "dfdet.data.audio.sources.AudioFolderSource",
         "dfdet.data.audio.sources.SyntheticAudioSource",
         "dfdet.data.readers.AudioWindowReader",
+        "dfdet.data.readers.FrameReader",
         "dfdet.data.readers.face_reader",
         "dfdet.data.synthesis.FakeSynthesis",
         "dfdet.faces.FaceCropper",
