@@ -38,6 +38,7 @@ PREPROCESSING = {
     "audio_visual": "face_clip_with_sound",  # a clip of face crops and the sound around it (num_samples)
 }
 MODALITIES = tuple(PREPROCESSING)
+IMAGE_CROPS = ("center", "grid")  # whole images in evaluation and prediction: one centre crop, or a grid averaged
 
 # Bounds on every size a config can ask for, so a mistake fails with one line instead of a huge allocation.
 MAX_SIDE = 4096
@@ -78,6 +79,12 @@ class InputContract:
         num_samples: window length in samples (audio and audio-visual models; waveforms (B, N)).
         sample_rate: waveform rate in Hz (audio and audio-visual models).
         crop_margin: face models: margin added on each side of the face box, as a fraction of its longer side.
+        crop: whole-image models: how evaluation and prediction crop ``size`` x ``size`` from an image (training
+            always takes random crops): ``center``, or ``grid`` (``crops`` crops spread over the image, scores
+            averaged). Images smaller than ``size`` are padded (reflection), never upscaled.
+        crops: the number of ``grid`` crops (corners and centre for 5).
+        resize: whole-image models: the shorter side images are resized to before cropping; None keeps the native
+            resolution (the default: resizing erases the up-sampling traces generators leave).
     """
 
     modality: str = "face"
@@ -89,6 +96,9 @@ class InputContract:
     num_samples: int | None = None
     sample_rate: int | None = None
     crop_margin: float | None = None
+    crop: str | None = None
+    crops: int | None = None
+    resize: int | None = None
 
     def __post_init__(self) -> None:
         if self.modality not in MODALITIES:
@@ -99,7 +109,7 @@ class InputContract:
                 raise ContractError("an audio model's input needs model.input.num_samples and model.input.sample_rate")
             set_(self, "num_samples", _bounded("num_samples", self.num_samples, MIN_SAMPLES, MAX_SAMPLES))
             set_(self, "sample_rate", _bounded("sample_rate", self.sample_rate, MIN_RATE, MAX_RATE))
-            for name in ("size", "mean", "std", "clip_len", "clip_stride", "crop_margin"):
+            for name in ("size", "mean", "std", "clip_len", "clip_stride", "crop_margin", "crop", "crops", "resize"):
                 if getattr(self, name) is not None:
                     raise ContractError(f"model.input.{name} does not apply to audio models (set it to null)")
             return
@@ -130,12 +140,29 @@ class InputContract:
             set_(self, "clip_stride", _bounded("clip_stride", stride, 1, MAX_CLIP_LEN))
         elif self.clip_stride is not None:
             set_(self, "clip_stride", None)  # frame models have no clips
+        self._check_image_crops()
         if self.crop_margin is not None:
             if not isinstance(self.crop_margin, int | float) or isinstance(self.crop_margin, bool):
                 raise ContractError(f"model.input.crop_margin={self.crop_margin!r} must be a number")
             set_(self, "crop_margin", float(self.crop_margin))
             if self.modality not in ("face", "audio_visual") or not 0.0 <= self.crop_margin <= 2.0:
                 raise ContractError("model.input.crop_margin applies to face crops only, in [0, 2]")
+
+    def _check_image_crops(self) -> None:
+        set_ = object.__setattr__
+        if self.modality != "image":
+            if (self.crop, self.crops, self.resize) != (None, None, None):
+                raise ContractError(f"model.input.crop/crops/resize apply to whole-image models, not {self.modality}")
+            return
+        crop = self.crop or "center"
+        if crop not in IMAGE_CROPS:
+            raise ContractError(f"model.input.crop='{crop}' is not one of {', '.join(IMAGE_CROPS)}")
+        set_(self, "crop", crop)
+        set_(self, "crops", _bounded("crops", self.crops or (5 if crop == "grid" else 1), 1, 64))
+        if crop == "center" and self.crops != 1:
+            raise ContractError("model.input.crops applies to crop=grid (a centre crop is one crop)")
+        if self.resize is not None:
+            set_(self, "resize", _bounded("resize", self.resize, int(self.size or 8), MAX_SIDE))
 
     @property
     def preprocessing(self) -> str:
@@ -184,7 +211,14 @@ class InputContract:
                 f"mono waveform resampled to {self.sample_rate} Hz, float32 in [-1, 1], cropped or padded to "
                 f"{self.num_samples} samples (the front-end runs inside the graph)"
             )
-        what = "whole RGB image" if self.modality == "image" else "RGB face crop"
+        if self.modality == "image":
+            scale = f"shorter side resized to {self.resize}" if self.resize else "native resolution (no resizing)"
+            crops = "a centre crop" if self.crop == "center" else f"{self.crops} crops on a grid, scores averaged"
+            return (
+                f"whole RGB image at {scale}, padded by reflection to at least {self.size} px, {crops} of "
+                f"{self.size}x{self.size}, scaled to [0, 1], then (x - mean) / std"
+            )
+        what = "RGB face crop"
         if self.crop_margin is not None:
             what += f" (margin {self.crop_margin:g} of the face box's longer side on each side)"
         clips = f"; clips of {self.clip_len} sampled frames every {self.clip_stride}" if self.clip_len else ""

@@ -172,6 +172,16 @@ class DeepfakeDataModule(L.LightningDataModule):
         by_idx[manifest["video_idx"].to_numpy()] = manifest["method"].astype(str).to_numpy()
         return by_idx
 
+    def subsets(self) -> np.ndarray | None:
+        """The ``subset`` (e.g. the generator whose test set it belongs to, reals included) of each ``video_idx``, or
+        None when the manifest has no ``subset`` column."""
+        manifest = self._manifest()
+        if "subset" not in manifest.columns:
+            return None
+        by_idx = np.empty(int(manifest["video_idx"].max()) + 1, dtype=object)
+        by_idx[manifest["video_idx"].to_numpy()] = manifest["subset"].astype(str).to_numpy()
+        return by_idx
+
     def video_files(self, split: str) -> dict[str, Path]:
         """The source video of each video of ``split``, by ``dataset/video_id`` (from the manifest's ``source``
         column, which ``preprocess.py`` writes), e.g. to score its sound track.

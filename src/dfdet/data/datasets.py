@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 import pandas as pd
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from dfdet.data.audio.crops import fixed_crop
@@ -21,10 +21,11 @@ if TYPE_CHECKING:
 
 
 def load_rgb(path: str) -> np.ndarray:
-    """Reads an image file as an RGB uint8 array (H, W, 3); raises :class:`ManifestError` naming a broken file."""
+    """Reads an image file as an RGB uint8 array (H, W, 3), EXIF orientation applied as prediction does; raises
+    :class:`ManifestError` naming a broken file."""
     try:
         with Image.open(path) as img:
-            return rgb_array(img)  # 16-bit greyscale scaled, not clipped
+            return rgb_array(ImageOps.exif_transpose(img))  # 16-bit greyscale scaled, not clipped
     except (OSError, UnidentifiedImageError) as exc:
         raise ManifestError(f"Cannot read image {path}: {exc}") from exc
 
@@ -253,3 +254,49 @@ class AudioVisualClipDataset(ClipDataset):
         item["audio"] = torch.from_numpy(audio)
         item["audio_present"] = torch.tensor(float(track is not None))
         return item
+
+
+class ImageCropDataset(Dataset):
+    """Whole images for evaluation: one item per crop of each image (:func:`dfdet.transforms.crops.image_inputs`),
+    so a ``grid`` of crops is averaged per image like frames per video.
+
+    Args:
+        rows: manifest rows with absolute ``path`` and ``label``.
+        video_idx: integer id of each row's image, shape (len(rows),).
+        size, mean, std, crop, crops, resize: the model's input contract (see :class:`~dfdet.contract.InputContract`).
+
+    Items: ``image`` (3, size, size) float, ``label`` () float, ``video_idx`` () long (the image), ``frame_index``
+    () long (the crop's number).
+    """
+
+    def __init__(
+        self,
+        rows: pd.DataFrame,
+        video_idx: np.ndarray,
+        size: int,
+        mean: tuple[float, ...],
+        std: tuple[float, ...],
+        crop: str = "center",
+        crops: int = 1,
+        resize: int | None = None,
+    ) -> None:
+        self.paths = rows["path"].tolist()
+        self.per_image = 1 if crop == "center" else int(crops)
+        self.labels = torch.tensor(np.repeat(rows["label"].to_numpy(), self.per_image), dtype=torch.float32)
+        self.video_idx = torch.tensor(np.repeat(np.asarray(video_idx), self.per_image), dtype=torch.long)
+        self.geometry = {"size": size, "mean": mean, "std": std, "crop": crop, "crops": crops, "resize": resize}
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        from dfdet.transforms.crops import image_inputs
+
+        image, k = divmod(i, self.per_image)
+        inputs = image_inputs(load_rgb(self.paths[image]), **self.geometry)  # type: ignore[arg-type]
+        return {
+            "image": torch.from_numpy(inputs[k]),
+            "label": self.labels[i],
+            "video_idx": self.video_idx[i],
+            "frame_index": torch.tensor(k, dtype=torch.long),
+        }

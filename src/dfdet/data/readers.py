@@ -11,6 +11,7 @@ reader                       keys         item inputs              made from
 :class:`ClipReader`          clip         (T, 3, S, S) float       T consecutive sampled frames of a video
 :class:`AudioWindowReader`   audio        (N,) float waveform      a window of N samples of an utterance
 :class:`AudioVisualReader`   clip, audio  both of the above        a clip and the sound centred on it
+:class:`ImageReader`         image        (3, S, S) float          crops of a whole image (no face needed)
 ===========================  ===========  =======================  =======================================
 
 Every item also has ``label`` () float (1 = fake), ``video_idx`` () long (its video or utterance) and
@@ -19,14 +20,14 @@ Every item also has ``label`` () float (1 = fake), ``video_idx`` () long (its vi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from torch.utils.data import Dataset
 
-from dfdet.data.datasets import AudioDataset, AudioVisualClipDataset, ClipDataset, FrameDataset
+from dfdet.data.datasets import AudioDataset, AudioVisualClipDataset, ClipDataset, FrameDataset, ImageCropDataset
 
 # The batch keys each data modality may fill.
 KEYS = {"face": ("image", "clip"), "image": ("image", "clip"), "audio": ("audio",), "audio_visual": ("clip", "audio")}
@@ -76,6 +77,47 @@ class ClipReader:
 def face_reader(clip_len: int | None = None, clip_stride: int | None = None) -> FrameReader | ClipReader:
     """The reader of face data for a model: clips when its contract has a ``clip_len``, else single frames."""
     return ClipReader(clip_len, clip_stride) if clip_len else FrameReader()
+
+
+class ImageReader:
+    """Whole images (AI-generated image detection): training items are the image through the training transform
+    (random crops at native resolution, :func:`~dfdet.transforms.images.build_image_train_transform`); evaluation
+    items are the deterministic crops the model's contract names (``crop``, ``crops``, ``resize``), one item per
+    crop, averaged per image by the video-level metrics.
+
+    Args:
+        size, mean, std, crop, crops, resize: the model's input contract (``${model.input.*}``).
+        train_transform: the training pipeline; None uses the datamodule's ``train_transform``.
+    """
+
+    keys: tuple[str, ...] = ("image",)
+
+    def __init__(
+        self,
+        size: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+        crop: str | None = "center",
+        crops: int | None = 1,
+        resize: int | None = None,
+        train_transform: Callable | None = None,
+    ) -> None:
+        self.train_transform = train_transform
+        self.geometry = {
+            "size": int(size),
+            "mean": tuple(float(m) for m in mean),
+            "std": tuple(float(s) for s in std),
+            "crop": crop or "center",
+            "crops": int(crops or 1),
+            "resize": resize,
+        }
+
+    def dataset(
+        self, rows: pd.DataFrame, video_idx: np.ndarray, transform: Callable | None, train: bool, seed: int | None
+    ) -> Dataset:
+        if train:
+            return FrameDataset(rows, video_idx, _required(self.train_transform or transform, "training images"))
+        return ImageCropDataset(rows, video_idx, **self.geometry)  # type: ignore[arg-type]
 
 
 class AudioWindowReader:

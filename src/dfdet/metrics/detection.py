@@ -12,7 +12,7 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from dfdet.metrics.functional import AGGREGATION_METHODS, aggregate_by_video, binary_eer_threshold, binary_scores
-from dfdet.metrics.per_attack import per_attack_eer
+from dfdet.metrics.per_attack import per_attack_eer, per_subset_scores
 
 
 class DetectionMetrics(Metric):
@@ -31,6 +31,9 @@ class DetectionMetrics(Metric):
         methods: the method (``real`` or the attack / manipulation id) of each ``video_idx``, set from the data
             (:meth:`set_methods`); when set, :meth:`compute` adds each attack's EER against all real rows
             (``eer_<attack>``, :func:`~dfdet.metrics.per_attack.per_attack_eer`).
+        subsets: the subset of each ``video_idx`` (:meth:`set_subsets`); when set, :meth:`compute` adds each
+            subset's real, fake and mean accuracy and AP over videos (images), at the threshold and at 0.5
+            (:func:`~dfdet.metrics.per_attack.per_subset_scores`).
     """
 
     is_differentiable = False
@@ -51,6 +54,11 @@ class DetectionMetrics(Metric):
         for name in ("preds", "target", "video_idx", "frame_index"):
             self.add_state(name, default=[], dist_reduce_fx="cat")
         self.methods: np.ndarray | None = None
+        self.subsets: np.ndarray | None = None
+
+    def set_subsets(self, subsets: Sequence[str] | np.ndarray | None) -> None:
+        """The subset of each ``video_idx`` (a generator's test set, reals included); None: no per-subset scores."""
+        self.subsets = None if subsets is None else np.asarray(subsets, dtype=object)
 
     def set_methods(self, methods: Sequence[str] | np.ndarray | None) -> None:
         """The method of each ``video_idx`` (index into ``methods``); None: no per-attack EER."""
@@ -88,7 +96,7 @@ class DetectionMetrics(Metric):
         """Frame metrics (``acc``, ... ``logloss``) and video metrics (``video_acc``, ...) at ``threshold``, and the
         thresholded ones at 0.5 too (``acc@0.5``, ``video_f1@0.5``, ...) when ``threshold`` differs."""
         rows = self._rows()  # states are already synced inside compute
-        video_preds, video_target, _ = aggregate_by_video(
+        video_preds, video_target, video_ids = aggregate_by_video(
             rows["preds"], rows["target"], rows["video_idx"], method=self.aggregation, top_k=self.top_k
         )
         out: dict[str, Tensor] = {}
@@ -102,5 +110,13 @@ class DetectionMetrics(Metric):
             methods = self.methods[rows["video_idx"].cpu().numpy()]
             for attack, eer in per_attack_eer(rows["preds"], rows["target"], methods).items():
                 out[f"eer_{attack}"] = torch.tensor(eer)
+        if self.subsets is not None and video_preds.numel():  # per image (video), as the field reports them
+            subsets = self.subsets[video_ids.cpu().numpy()]
+            thresholds = {"": float(threshold)} if abs(float(threshold) - 0.5) < 1e-12 else {"": threshold, "@0.5": 0.5}
+            for suffix, t in thresholds.items():
+                by_subset = per_subset_scores(video_preds, video_target, subsets, float(t))
+                if suffix:  # AP is threshold-free: reported once
+                    by_subset = {k: v for k, v in by_subset.items() if not k.startswith(("ap_", "mean_ap"))}
+                out.update({f"{k}{suffix}": torch.tensor(v) for k, v in by_subset.items()})
         out["threshold"] = torch.tensor(float(threshold))
         return out

@@ -136,6 +136,14 @@ class DeepfakeDetector(L.LightningModule):
             cast(Any, self.loss_fn).set_class_counts(*datamodule.class_counts())
         if hasattr(datamodule, "methods"):
             self.set_methods(datamodule.methods())
+        if hasattr(datamodule, "subsets"):
+            self.set_subsets(datamodule.subsets())
+
+    def set_subsets(self, subsets: Any) -> None:
+        """The subset (e.g. generator) of each ``video_idx``, or None: val/test metrics then add per-subset real,
+        fake and mean accuracy and AP (``<stage>/acc_<subset>``, ..., ``<stage>/mean_acc``)."""
+        for stage in self.eval_metrics:
+            self.stage_metrics(stage).set_subsets(subsets)
 
     def set_methods(self, methods: Any) -> None:
         """The method (``real`` or attack id) of each ``video_idx``: val/test metrics then add each attack's EER

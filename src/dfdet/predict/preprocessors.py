@@ -21,7 +21,7 @@ from dfdet.predict.errors import MediaError, PredictError
 from dfdet.predict.media import MediaType
 from dfdet.predict.scoring import aggregate, clip_scores_per_frame, make_clips, sigmoid, to_input
 from dfdet.preprocess.pipeline import NoFaceError, VideoFaces
-from dfdet.preprocess.video import DecodeError, sample_indices
+from dfdet.preprocess.video import DecodeError, read_media, sample_indices
 
 if TYPE_CHECKING:
     from dfdet.predict.predictor import Predictor
@@ -195,6 +195,47 @@ def read_report(found: VideoFaces, media: MediaType) -> dict[str, Any]:
         )
         log.warning("Partial read: %s", report["warning"])
     return report
+
+
+@register("image")
+class ImagePreprocessor:
+    """Whole-image models (AI-generated images): the image itself, no face needed, cropped as the model's contract
+    says (:func:`dfdet.transforms.crops.image_inputs`, the same function evaluation uses); videos are scored on
+    uniformly sampled frames, each like an image, and the frame scores aggregate as the model says."""
+
+    def __init__(self, predictor: Predictor) -> None:
+        self.predictor = predictor
+        self.contract = predictor.info.contract
+
+    def check_size(self, width: int, height: int) -> None:
+        """Any image size: small images are padded, large ones cropped (the pixel limit applies before)."""
+
+    def score(self, path: Path, media: MediaType, explain: bool) -> tuple[dict[str, Any], list[ExplainedFace]]:
+        from dfdet.transforms.crops import image_inputs
+
+        if media.kind == "audio":
+            raise MediaError("wrong_modality", "this model scores images (and video frames), not audio files")
+        count = int(getattr(self.predictor.faces, "frames_per_video", 32))
+        try:
+            indices, frames, total = read_media(path, count)
+        except DecodeError as exc:
+            raise MediaError("unreadable", f"cannot decode the {media.kind}: {exc}") from exc
+        c = self.contract
+        size, crop, crops = int(c.size or 0), c.crop or "center", int(c.crops or 1)
+        scores = []
+        for frame in frames:
+            x = image_inputs(frame, size, c.mean or (), c.std or (), crop, crops, c.resize)
+            scores.append(float(sigmoid(self.predictor.logits(x)).mean()))
+        probs = np.asarray(scores, np.float32)
+        body = self.predictor.decision(aggregate(probs, self.predictor.info.aggregation, self.predictor.info.top_k))
+        body.update(
+            num_frames=int(total),
+            crops_per_frame=crops,
+            frames=[{"index": int(i), "score": float(p)} for i, p in zip(indices, probs, strict=True)],
+        )
+        if explain:  # heatmaps of whole images are not implemented yet
+            body.update(explanation_method=None, explanations=[])
+        return body, []
 
 
 @register("audio")

@@ -145,6 +145,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     sources = _source_videos(cfg, datamodule) if audio is not None else {}
     loader = datamodule.val_dataloader() if cfg.split == "val" else datamodule.test_dataloader()
     model.set_methods(datamodule.methods())  # <split>/eer_<attack> for each attack or manipulation method
+    model.set_subsets(datamodule.subsets())  # <split>/acc_<generator>, ... when the data names subsets
     trainer: L.Trainer = build(cfg.trainer, logger=False, enable_checkpointing=False)
     tested = trainer.test(model, dataloaders=loader, verbose=False)[0]
     metrics = {f"{cfg.split}/{k.split('/', 1)[1]}": v for k, v in tested.items()}

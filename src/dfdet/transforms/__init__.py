@@ -1,5 +1,22 @@
-"""Image transforms and augmentation presets (albumentations stays behind this package)."""
+"""Image transforms and augmentation presets (albumentations stays behind this package).
 
-from dfdet.transforms.presets import PRESETS, build_eval_transform, build_train_transform, seed_worker
+Names are imported lazily, so that the numpy crops of whole images (:mod:`dfdet.transforms.crops`, used by the ONNX
+predictor) do not import albumentations.
+"""
 
-__all__ = ["PRESETS", "build_eval_transform", "build_train_transform", "seed_worker"]
+from __future__ import annotations
+
+from dfdet.utils.lazy import lazy_exports
+
+_EXPORTS = {
+    "image_inputs": "dfdet.transforms.crops",
+    "build_image_train_transform": "dfdet.transforms.images",
+    "PRESETS": "dfdet.transforms.presets",
+    "build_eval_transform": "dfdet.transforms.presets",
+    "build_train_transform": "dfdet.transforms.presets",
+    "seed_worker": "dfdet.transforms.presets",
+}
+__all__ = sorted(_EXPORTS)
+
+
+__getattr__ = lazy_exports(__name__, _EXPORTS)
