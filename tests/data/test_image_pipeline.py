@@ -150,8 +150,8 @@ def test_a_whole_image_model_trains_and_reports_generators(tmp_path: Path) -> No
         cfg = compose("train", ["model=image_small", "model.input.size=32", "trainer.max_epochs=2"])
     model = instantiate(cfg.model)
     assert model.contract.modality == "image"
-    reader = ImageReader(32, model.contract.mean, model.contract.std,
-                         train_transform=build_image_train_transform(32, model.contract.mean, model.contract.std))  # fmt: skip
+    mean, std = model.contract.mean, model.contract.std
+    reader = ImageReader(32, mean, std, train_transform=build_image_train_transform(32, mean, std))
     dm = DeepfakeDataModule(GeneratedImages(tmp_path), reader, modality="image", batch_size=8)
     trainer = L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False)
     trainer.fit(model, datamodule=dm)
