@@ -51,6 +51,7 @@ PROJECT_TARGETS = frozenset(
         "dfdet.models.frontends.LogMel",
         "dfdet.models.frontends.RawWaveform",
         "dfdet.models.heads.AttentionHead",
+        "dfdet.models.npr.NPRNet",
         "dfdet.models.heads.MeanHead",
         "dfdet.models.heads.RecurrentHead",
         "dfdet.models.heads.TemporalConvHead",
