@@ -6,6 +6,9 @@ of conf/train.yaml with ``model.net.pretrained=false`` (speed does not depend on
 fastest run counts, as ``timeit`` advises. The default run takes a few minutes on an idle 2-core CPU.
 
     uv run python benchmarks/bench_inference.py [--models small xception] [--batch-sizes 1 32] [--seconds 2]
+
+Whole-image models score crops of the size their contract names; ``--sizes`` times them at other input sizes, e.g.
+``--models npr --sizes 512 1024 --batch-sizes 1`` (AI-generated image detection at 512² and 1024²).
 """
 
 from __future__ import annotations
@@ -70,16 +73,25 @@ def time_runner(runner: Any, x: torch.Tensor, seconds: float, min_runs: int, war
     return wall, cpu
 
 
-def build_preset(preset: str) -> tuple[Any, str]:
-    """The untrained detector of ``model=<preset>`` (eval mode) and its timm backbone name."""
+def build_preset(preset: str, size: int | None = None) -> tuple[Any, str]:
+    """The untrained detector of ``model=<preset>`` (eval mode, input side ``size`` when given) and its backbone."""
+    overrides = [f"model={preset}"]
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=[f"model={preset}", "model.net.pretrained=false"])
-    return instantiate(cfg.model).eval(), cfg.model.net.name
+        base = compose("train", overrides=overrides)
+        if "pretrained" in base.model.net:
+            overrides.append("model.net.pretrained=false")
+        if size is not None:
+            overrides.append(f"model.input.size={size}")
+        cfg = compose("train", overrides=overrides)
+    backbone = cfg.model.net.get("name") or str(cfg.model.net._target_).rsplit(".", 1)[-1]
+    return instantiate(cfg.model).eval(), backbone
 
 
-def bench_preset(preset: str, batch_sizes: list[int], seconds: float, min_runs: int, folder: Path) -> list[dict]:
-    """Exports one preset and times every runtime at every batch size."""
-    model, backbone = build_preset(preset)
+def bench_preset(
+    preset: str, batch_sizes: list[int], seconds: float, min_runs: int, folder: Path, size: int | None = None
+) -> list[dict]:
+    """Exports one preset (at input side ``size`` when given) and times every runtime at every batch size."""
+    model, backbone = build_preset(preset, size)
     spec = model.contract
     rng = np.random.default_rng(0)
     module = LogitNet(model.net).eval()
@@ -102,7 +114,7 @@ def bench_preset(preset: str, batch_sizes: list[int], seconds: float, min_runs: 
             if name != "eager":
                 row[f"{name}_max_abs_diff"] = max_abs_diff(reference, runner(x))
         rows.append(row)
-        print(f"{preset} batch {batch}: " + ", ".join(f"{n} {row[f'{n}_img_s']:.2f} img/s" for n in RUNTIMES))
+        print(f"{preset} {spec.size}px batch {batch}: " + ", ".join(f"{n} {row[f'{n}_img_s']:.2f} img/s" for n in RUNTIMES))
     return rows
 
 
@@ -124,6 +136,7 @@ def main() -> None:
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 32])
     parser.add_argument("--seconds", type=float, default=2.0, help="time budget per runtime and batch size")
     parser.add_argument("--min-runs", type=int, default=2, help="timed runs at least, after warm-up")
+    parser.add_argument("--sizes", nargs="+", type=int, default=None, help="input sides (default: each preset's)")
     parser.add_argument("--threads", type=int, default=None, help="torch and onnxruntime threads (default: torch's)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows to this JSON file")
     args = parser.parse_args()
@@ -142,7 +155,8 @@ def main() -> None:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as tmp:
         for preset in args.models:
-            rows += bench_preset(preset, args.batch_sizes, args.seconds, args.min_runs, Path(tmp))
+            for size in args.sizes or [None]:
+                rows += bench_preset(preset, args.batch_sizes, args.seconds, args.min_runs, Path(tmp), size)
     header["load_avg_end"] = round(os.getloadavg()[0], 2)
     print(f"1-min load average: {header['load_avg_start']} at the start, {header['load_avg_end']} at the end")
     machine = f"{header['cpu']}, {header['threads']} threads, {header['date']}"
