@@ -114,7 +114,10 @@ def bench_preset(
             if name != "eager":
                 row[f"{name}_max_abs_diff"] = max_abs_diff(reference, runner(x))
         rows.append(row)
-        print(f"{preset} {spec.size}px batch {batch}: " + ", ".join(f"{n} {row[f'{n}_img_s']:.2f} img/s" for n in RUNTIMES))
+        print(
+            f"{preset} {spec.size}px batch {batch}: "
+            + ", ".join(f"{n} {row[f'{n}_img_s']:.2f} img/s" for n in RUNTIMES)
+        )
     return rows
 
 

@@ -67,6 +67,9 @@ class Predictor:
         sound: with a face model, a predictor with an audio model: each video's sound track is scored by it too and
             the two are fused (``audio`` and ``fused`` in the result).
         audio_weight: weight of the audio score in the fusion (see :func:`dfdet.metrics.fusion.late_fusion`).
+        scene: with a face model, a predictor with a whole-image model (AI-generated images): images and videos are
+            scored by it too (``image`` in the result, not fused); a file without a face is then ``not_applicable``
+            to the face model instead of an error, and the whole-image score still answers.
     """
 
     def __init__(
@@ -81,11 +84,17 @@ class Predictor:
         top_k: int | None = None,
         sound: Predictor | None = None,
         audio_weight: float = 0.5,
+        scene: Predictor | None = None,
     ) -> None:
         if sound is not None and (model.info.modality != "face" or sound.info.modality != "audio"):
             raise PredictError(
                 f"audio-visual fusion needs a face model and an audio model; got a {model.info.modality} model and a "
                 f"{sound.info.modality} model as the audio model"
+            )
+        if scene is not None and (model.info.modality != "face" or scene.info.modality != "image"):
+            raise PredictError(
+                f"image_model= needs a face model as model= and a whole-image model; got a {model.info.modality} "
+                f"model and a {scene.info.modality} model"
             )
         if not 0.0 <= audio_weight <= 1.0:
             raise PredictError(f"audio_weight={audio_weight} must be in [0, 1] (0: the face score alone)")
@@ -100,6 +109,7 @@ class Predictor:
         self.explain_frames = explain_frames
         self.sound = sound
         self.audio_weight = audio_weight
+        self.scene = scene
         overrides: dict[str, Any] = {"aggregation": aggregation, "top_k": top_k}
         if threshold is not None:
             overrides.update(threshold=float(threshold), threshold_source="override")
@@ -136,6 +146,8 @@ class Predictor:
                 return self.sound.predict(path, name=result["file"], explain=explain)
             result.update(kind=media.kind, media_type=media.mime)
             size = check_pixels(path, media, self.max_pixels)
+            if self.scene is not None and media.kind in ("image", "video"):
+                result["image"] = self._score_scene(path, name=result["file"])
             if size is not None:
                 self.preprocessor.check_size(*size)
             with decodable_path(path, media) as readable:
@@ -143,6 +155,11 @@ class Predictor:
                 result.update(body)
                 if self.sound is not None and media.kind == "video":
                     result.update(self._fuse_sound(readable, body["fake_probability"]))
+        except MediaError as exc:
+            if exc.code == "no_face" and "image" in result:  # the whole-image model answered
+                result.update(fake_probability=None, label="not_applicable", not_applicable=exc.message)
+            else:
+                result.update(fake_probability=None, label=None, error=exc.as_dict())
         except MediaError as exc:
             result.update(fake_probability=None, label=None, error=exc.as_dict())
         except OSError as exc:  # the file vanished or cannot be opened
@@ -155,6 +172,13 @@ class Predictor:
         result["model"] = {k: self.info.public()[k] for k in ("name", "version", "format", "backbone", "modality")}
         result["seconds"] = round(time.perf_counter() - start, 4)
         return Prediction(result, faces)
+
+    def _score_scene(self, path: Path, name: str) -> dict[str, Any]:
+        """The whole-image model's result for the file (its score, label, frames, or its error)."""
+        assert self.scene is not None
+        scene = self.scene.predict(path, name=name).result
+        keys = ("fake_probability", "label", "threshold", "aggregation", "crops_per_frame", "frames", "error", "model")
+        return {k: scene[k] for k in keys if k in scene}
 
     def _fuse_sound(self, path: Path, face_probability: float) -> dict[str, Any]:
         """``audio``: the sound track's result by the audio predictor (or its error); ``fused``: the late fusion,

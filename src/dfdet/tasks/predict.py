@@ -23,8 +23,8 @@ MEDIA_EXTENSIONS = (
 )
 
 
-ALIASES = {"model=": "model_path=", "audio_model=": "audio_model_path="}
-PATH_KEYS = ("model_path=", "audio_model_path=", "input=", "output_dir=")  # values that are file or folder names
+ALIASES = {"model=": "model_path=", "audio_model=": "audio_model_path=", "image_model=": "image_model_path="}
+PATH_KEYS = ("model_path=", "audio_model_path=", "image_model_path=", "input=", "output_dir=")  # file or folder names
 
 
 def model_alias(argv: list[str]) -> list[str]:
@@ -75,14 +75,21 @@ def quote_path(value: str) -> str:
 
 def build_predictor(cfg: DictConfig) -> Predictor:
     """The predictor of ``cfg.predictor``; with ``cfg.audio_model_path``, a second one for the audio model scores the
-    sound track of videos, fused with the face score (``audio_weight``)."""
-    if not cfg.get("audio_model_path"):
+    sound track of videos, fused with the face score (``audio_weight``); with ``cfg.image_model_path``, one for a
+    whole-image model scores images and videos beside the face model (``image`` in each result)."""
+    companions = {"audio_model_path": "sound", "image_model_path": "scene"}
+    if not any(cfg.get(key) for key in companions):
         return build(cfg.predictor)
-    faces = build(cfg.predictor.faces)  # one face pipeline: the audio predictor never uses it
-    audio_model = {"_target_": "dfdet.predict.load_model", "path": cfg.audio_model_path, "threads": cfg.threads}
-    # the audio model keeps its own threshold and window mean: predictor.threshold/aggregation are the face model's
-    sound = build(cfg.predictor, model=audio_model, faces=faces, threshold=None, aggregation=None, top_k=None)
-    return build(cfg.predictor, faces=faces, sound=sound, audio_weight=float(cfg.audio_weight))
+    faces = build(cfg.predictor.faces)  # one face pipeline, shared
+    kwargs: dict[str, Any] = {}
+    for key, role in companions.items():
+        if cfg.get(key):
+            model = {"_target_": "dfdet.predict.load_model", "path": cfg[key], "threads": cfg.threads}
+            # companions keep their own threshold and aggregation: predictor.threshold/... are the main model's
+            kwargs[role] = build(cfg.predictor, model=model, faces=faces, threshold=None, aggregation=None, top_k=None)
+    if "sound" in kwargs:
+        kwargs["audio_weight"] = float(cfg.audio_weight)
+    return build(cfg.predictor, faces=faces, **kwargs)
 
 
 def list_inputs(path: Path, recursive: bool = True) -> list[tuple[Path, str]]:
