@@ -160,8 +160,6 @@ class Predictor:
                 result.update(fake_probability=None, label="not_applicable", not_applicable=exc.message)
             else:
                 result.update(fake_probability=None, label=None, error=exc.as_dict())
-        except MediaError as exc:
-            result.update(fake_probability=None, label=None, error=exc.as_dict())
         except OSError as exc:  # the file vanished or cannot be opened
             message = f"cannot read the file ({type(exc).__name__}: {exc.strerror or 'error'})"
             result.update(fake_probability=None, label=None, error={"code": "unreadable", "message": message})
