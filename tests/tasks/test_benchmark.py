@@ -82,20 +82,24 @@ def test_one_table_with_synthetic_and_a_skipped_set(bench_cfg, compose_cfg, trai
     assert (out / "synthetic" / "metrics.json").is_file() and not (out / "ffpp" / "metrics.json").exists()
 
 
-def test_a_preprocessed_release_reports_its_protocol(bench_cfg, preprocess_cfg, tmp_path: Path) -> None:
-    from dfdet.tasks.preprocess import preprocess
-
+def test_a_release_is_preprocessed_and_reports_its_protocol(bench_cfg, tmp_path: Path) -> None:
     root = make_celebdf(tmp_path / "Celeb-DF-v2", ClipBank(tmp_path / "clips", frames=6, variants=2))
-    preprocess(preprocess_cfg("data=celebdf", f"data.root={root}", "data.frames_per_video=2"))
-    cfg = bench_cfg("test_sets=[celebdf,dfdc]", f"+roots.celebdf={root}", f"paths.data_dir={tmp_path / 'data'}")
-    report = benchmark(cfg, config_dir=str(CONF))
+    tiny = ["data.frames_per_video=2", "preprocessor.detect_every=1", "preprocessor.cropper.size=64", "workers=1"]
+    overrides = ",".join(f"'{o}'" for o in [*tiny, "progress=false"])
+    cfg = bench_cfg("test_sets=[celebdf,dfdc]", f"+roots.celebdf={root}", f"paths.data_dir={tmp_path / 'data'}",
+                    f"preprocess_overrides=[{overrides}]")  # fmt: skip
+    report = benchmark(cfg, config_dir=str(CONF))  # preprocesses the release (no manifest yet), then evaluates
     celebdf, dfdc = report["sets"]
     assert celebdf["status"] == "ok" and dfdc["status"] == "skipped"
+    assert (tmp_path / "data" / "processed" / "celebdf" / "manifest.parquet").is_file()
     protocol = celebdf["protocol"]
     assert protocol["pipeline"] == "celebdf (preprocess.py)" and protocol["frames_per_video"] == 2
     assert protocol["margin"] == 0.15 and protocol["crop_size"] == 64 and protocol["detector"].startswith("MTCNN")
     assert protocol["videos"] == 2 and protocol["frames"] == 4  # List_of_testing_videos.txt: one real, one fake
     assert 0.0 <= celebdf["metrics"]["video_auc"] <= 1.0
+    again = benchmark(bench_cfg("test_sets=[celebdf]", f"+roots.celebdf={root}", f"paths.data_dir={tmp_path / 'data'}",
+                                "preprocess=false"), config_dir=str(CONF))  # fmt: skip
+    assert again["sets"][0]["metrics"] == celebdf["metrics"]  # the processed folder is reused as it is
 
 
 def test_missing_ckpt_path_and_bad_test_sets_are_one_line(bench_cfg, capsys: pytest.CaptureFixture) -> None:

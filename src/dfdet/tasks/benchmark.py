@@ -31,12 +31,14 @@ from dfdet.contract import ContractError, InputContract
 from dfdet.errors import CheckpointError, ConfigValueError, DatasetNotFoundError, ManifestError, find_user_error
 from dfdet.metrics.benchmark import SetResult, print_benchmark, write_benchmark
 from dfdet.models import DeepfakeDetector, load_detector
-from dfdet.preprocess.store import SETTINGS
+from dfdet.preprocess.store import MANIFEST, SETTINGS
 from dfdet.tasks.checks import check_documented_keys
 from dfdet.tasks.common import log, output_dir
 from dfdet.tasks.evaluate import evaluate
+from dfdet.tasks.preprocess import preprocess
 
-BENCHMARK_KEYS = ("test_sets", "roots", "data_overrides")  # not passed on to evaluate
+# not passed on to evaluate
+BENCHMARK_KEYS = ("test_sets", "roots", "data_overrides", "preprocess", "preprocess_overrides")
 SKIPPED_ERRORS = (DatasetNotFoundError, ManifestError, ContractError)  # the set cannot be scored: skip it
 
 
@@ -104,6 +106,33 @@ def set_config(cfg: DictConfig, name: str, data: DictConfig, out: Path) -> DictC
     return set_cfg
 
 
+def prepare_set(cfg: DictConfig, name: str, set_cfg: DictConfig) -> None:
+    """With ``preprocess=true``, runs ``preprocess.py data=<name>`` (``conf/preprocess.yaml`` plus
+    ``preprocess_overrides``, the set's root and data overrides) on a release that has no processed manifest yet;
+    resumable, as preprocess.py is. Data without a release (synthetic, audio) or already processed is left alone.
+
+    Raises:
+        DfdetError: the release cannot be preprocessed (unusable layout, other settings, ...): the set is skipped.
+    """
+    processed = OmegaConf.select(set_cfg, "data.source.processed_dir")
+    root = OmegaConf.select(set_cfg, "data.root")
+    if not cfg.get("preprocess") or "release" not in set_cfg.data.get("source", {}) or not processed:
+        return
+    if (Path(str(processed)) / MANIFEST).is_file() or root is None or not Path(str(root)).is_dir():
+        return  # processed already, or no release to read: evaluate says which
+
+    pre_cfg = compose("preprocess", overrides=[f"data={name}", *cfg.get("preprocess_overrides", [])])
+    with open_dict(pre_cfg):
+        pre_cfg.data.root = str(root)
+        extra = OmegaConf.select(cfg, f"data_overrides.{name}")
+        if extra is not None:
+            pre_cfg.data = OmegaConf.merge(pre_cfg.data, extra)
+        pre_cfg.paths.data_dir = str(set_cfg.paths.data_dir)
+        pre_cfg.paths.output_dir = str(Path(set_cfg.paths.output_dir) / "preprocess")
+    log.info("Preprocessing test set %s into %s (preprocess=false skips unprocessed sets)", name, processed)
+    preprocess(pre_cfg)
+
+
 def threshold_source(cfg: DictConfig, fixed: float | None) -> str:
     """Where the decision threshold comes from: ``config`` (``threshold=``), ``training config`` (a fixed
     ``model.threshold``) or ``validation`` (the equal-error point of the validation scores, stored at training)."""
@@ -156,17 +185,32 @@ def model_input(contract: InputContract) -> str:
     return size + (f" + {contract.num_samples} samples" if contract.modality == "audio_visual" else "")
 
 
+def _skipped(name: str, error: Exception, prefix: str = "") -> SetResult:
+    reason = prefix + str(error).replace("\n", " ")
+    log.warning("test set %s skipped: %s", name, reason)
+    return SetResult(name, "skipped", reason=reason)
+
+
 def _run_set(cfg: DictConfig, name: str, out: Path, model: DeepfakeDetector, source: str) -> SetResult:
     """Evaluates one set; a set that cannot be scored is returned as skipped, with the one-line reason."""
     try:
         set_cfg = set_config(cfg, name, compose_data(name), out / name)
+    except DatasetNotFoundError as exc:
+        return _skipped(name, exc)
+    try:
+        prepare_set(cfg, name, set_cfg)
+    except Exception as exc:
+        error = find_user_error(exc)
+        if error is None:
+            raise
+        return _skipped(name, error, "cannot be preprocessed: ")
+    try:
         metrics = evaluate(set_cfg)
     except Exception as exc:
         error = find_user_error(exc)
         if not isinstance(error, SKIPPED_ERRORS):
             raise
-        log.warning("test set %s skipped: %s", name, error)
-        return SetResult(name, "skipped", reason=str(error).replace("\n", " "))
+        return _skipped(name, error)
     saved = json.loads((out / name / "metrics.json").read_text())
     predictions = pd.read_csv(out / name / "predictions.csv")
     split = str(cfg.split)
