@@ -196,7 +196,7 @@ def print_benchmark(results: list[SetResult], mean: dict[str, float], title: str
     table = Table(title=title)
     shown = ("frames_per_video", "margin", "video_aggregation", "threshold")
     for name in ["test set", *METRICS.values(), *(PROTOCOL[k] for k in shown)]:
-        table.add_column(name, justify="left" if name == "test set" else "right")
+        table.add_column(name, justify="left" if name == "test set" else "right", no_wrap=name == "test set")
     for r in results:
         if r.status == "ok":
             table.add_row(*_cells(r, shown))
