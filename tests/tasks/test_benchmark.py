@@ -151,3 +151,16 @@ def test_protocol_of_sets_without_preprocess_json_and_threshold_sources(compose_
     bench = OmegaConf.create({"threshold": None})
     assert threshold_source(bench, None) == "validation" and threshold_source(bench, 0.5) == "training config"
     assert threshold_source(OmegaConf.create({"threshold": 0.3}), None) == "config"
+
+
+def test_only_data_configs_are_test_sets() -> None:
+    from hydra import initialize_config_dir
+
+    from dfdet.errors import DatasetNotFoundError
+    from dfdet.tasks.benchmark import compose_data
+
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        assert compose_data("celebdf").source.layout == "celebdf"
+        for name in ("dfdcp", "base/datamodule", "../train", "x=y"):
+            with pytest.raises(DatasetNotFoundError, match=r"no data config .* \(known: asvspoof2019_la, "):
+                compose_data(name)

@@ -24,7 +24,6 @@ from typing import Any
 import pandas as pd
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from hydra.errors import MissingConfigException
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from dfdet.contract import ContractError, InputContract
@@ -69,11 +68,10 @@ def compose_data(name: str) -> DictConfig:
     Raises:
         DatasetNotFoundError: there is no such data config (the message lists the known ones).
     """
-    try:
-        return compose(overrides=[f"+data={name}"]).data
-    except MissingConfigException:
-        known = GlobalHydra.instance().config_loader().get_group_options("data")
-        raise DatasetNotFoundError(f"no data config conf/data/{name}.yaml (known: {', '.join(known)})") from None
+    known = GlobalHydra.instance().config_loader().get_group_options("data")
+    if name not in known:  # also refuses paths (base/datamodule, ../train) and override syntax
+        raise DatasetNotFoundError(f"no data config conf/data/{name}.yaml (known: {', '.join(known)})")
+    return compose(overrides=[f"+data={name}"]).data
 
 
 def _test_sets(cfg: DictConfig) -> list[str]:
