@@ -64,7 +64,8 @@ def test_one_table_with_synthetic_and_a_skipped_set(bench_cfg, compose_cfg, trai
     assert protocol["threshold_source"] == "validation"
     assert protocol["videos"] == 8 and protocol["frames"] == 32  # 2 test identities x 2 videos x (real, fake) x 4
 
-    assert sets["ffpp"]["status"] == "skipped" and "data.root" in sets["ffpp"]["reason"]
+    assert sets["ffpp"]["status"] == "skipped" and "data.root is not set" in sets["ffpp"]["reason"]
+    assert sets["ffpp"]["reason"].startswith("no release folder (+roots.ffpp=/path/to/release or DFDET_FFPP_ROOT): ")
     assert sets["dfdcp"]["status"] == "skipped" and "no data config conf/data/dfdcp.yaml" in sets["dfdcp"]["reason"]
     assert report["ran"] == ["synthetic"] and report["skipped"] == ["ffpp", "dfdcp"]
     assert report["mean"]["auc"] == pytest.approx(synthetic["metrics"]["auc"])  # the mean of the sets that ran

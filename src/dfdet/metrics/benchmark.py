@@ -41,6 +41,8 @@ PROTOCOL = {
     "frames": "frames",
 }
 
+COUNTS = ("frames_per_video", "crop_size", "videos", "frames")  # protocol columns holding whole numbers
+
 
 @dataclass
 class SetResult:
@@ -80,7 +82,11 @@ def benchmark_frame(results: list[SetResult], mean: dict[str, float]) -> pd.Data
         rows.append({"test_set": r.name, "status": r.status, "reason": r.reason, **metrics, **_protocol(r)})
     ran = sum(r.status == "ok" for r in results)
     rows.append({"test_set": "mean", "status": "mean", "reason": f"mean of the {ran} set(s) that ran", **mean})
-    return pd.DataFrame(rows, columns=["test_set", "status", "reason", *METRICS, *PROTOCOL])
+    frame = pd.DataFrame(rows, columns=["test_set", "status", "reason", *METRICS, *PROTOCOL])
+    for column in COUNTS:  # whole numbers stay whole beside the empty cells of skipped sets and the mean
+        if all(r.protocol.get(column) is None or isinstance(r.protocol[column], int) for r in results):
+            frame[column] = frame[column].astype("Int64")
+    return frame
 
 
 def _protocol(result: SetResult) -> dict[str, Any]:
@@ -89,18 +95,16 @@ def _protocol(result: SetResult) -> dict[str, Any]:
 
 def _cells(result: SetResult, protocol: tuple[str, ...] | dict[str, str] = PROTOCOL) -> list[str]:
     """A set's row: its name, its metrics, the ``protocol`` columns."""
-    return [
-        result.name,
-        *(_cell(result.metrics.get(k)) for k in METRICS),
-        *(_cell(result.protocol.get(k)) for k in protocol),
-    ]
+    metrics = (_cell(result.metrics.get(k)) for k in METRICS)
+    return [result.name, *metrics, *(_cell(result.protocol.get(k), digits="4g") for k in protocol)]
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, digits: str = "4f") -> str:
+    """A table cell: metrics with 4 decimals, protocol numbers with 4 significant digits, ``–`` for none."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 10 else f"{value:g}"
+        return f"{value:.{digits}}"
     return str(value).replace("|", "/")
 
 
@@ -154,13 +158,13 @@ def save_bar_chart(results: list[SetResult], mean: dict[str, float], path: Path,
     ax.bar(x + 0.2, video, 0.4, label="video AUC", color="tab:orange")
     ax.axhline(0.5, color="k", ls=":", lw=0.8)
     ax.set_xticks(x, names)
-    ax.set(ylim=(0, 1.05), ylabel="AUC", title=title or "benchmark")
+    ax.set(ylim=(0, 1.2), ylabel="AUC", title=title or "benchmark")
     skipped = [r.name for r in results if r.status != "ok"]
     if skipped:
         ax.set_xlabel(f"skipped: {', '.join(skipped)}")
     if not ran:
         ax.text(0.5, 0.5, "no test set ran", ha="center", va="center", transform=ax.transAxes)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper right", ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -189,12 +190,19 @@ def _skipped(name: str, error: Exception, prefix: str = "") -> SetResult:
     return SetResult(name, "skipped", reason=reason)
 
 
+def _root_hint(name: str, data: DictConfig) -> str:
+    """How to give the benchmark a set's release folder: ``+roots.<name>=`` or the data config's variable."""
+    env = re.search(r"^root: \$\{oc\.env:(\w+)", OmegaConf.to_yaml(data), re.MULTILINE)  # unresolved
+    return f"no release folder (+roots.{name}=/path/to/release{f' or {env.group(1)}' if env else ''}): "
+
+
 def _run_set(cfg: DictConfig, name: str, out: Path, model: DeepfakeDetector, source: str) -> SetResult:
     """Evaluates one set; a set that cannot be scored is returned as skipped, with the one-line reason."""
     try:
-        set_cfg = set_config(cfg, name, compose_data(name), out / name)
+        data = compose_data(name)
     except DatasetNotFoundError as exc:
         return _skipped(name, exc)
+    set_cfg = set_config(cfg, name, data, out / name)
     try:
         prepare_set(cfg, name, set_cfg)
     except Exception as exc:
@@ -208,7 +216,8 @@ def _run_set(cfg: DictConfig, name: str, out: Path, model: DeepfakeDetector, sou
         error = find_user_error(exc)
         if not isinstance(error, SKIPPED_ERRORS):
             raise
-        return _skipped(name, error)
+        unset = "root" in set_cfg.data and OmegaConf.select(set_cfg, "data.root") is None
+        return _skipped(name, error, _root_hint(name, data) if unset else "")
     saved = json.loads((out / name / "metrics.json").read_text())
     predictions = pd.read_csv(out / name / "predictions.csv")
     split = str(cfg.split)
