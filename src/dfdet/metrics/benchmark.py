@@ -1,0 +1,212 @@
+"""The cross-dataset benchmark table: one row per test set (metrics and the protocol behind them), plus the mean of
+the sets that ran, written as Markdown, CSV, JSON and a bar chart (see :mod:`dfdet.tasks.benchmark`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from dfdet.utils.runinfo import run_info
+
+# metric key of evaluate (without the split) -> column title
+METRICS = {
+    "auc": "frame AUC",
+    "video_auc": "video AUC",
+    "eer": "frame EER",
+    "video_eer": "video EER",
+    "ap": "frame AP",
+    "video_ap": "video AP",
+    "acc": "frame acc",
+    "video_acc": "video acc",
+}
+# protocol key -> column title (the Markdown table shows them all beside the numbers)
+PROTOCOL = {
+    "pipeline": "data",
+    "frames_per_video": "frames/video",
+    "detector": "face detector",
+    "margin": "margin",
+    "crop_size": "crop",
+    "input": "model input",
+    "video_aggregation": "video score",
+    "threshold": "threshold",
+    "threshold_source": "threshold from",
+    "videos": "videos",
+    "frames": "frames",
+}
+
+COUNTS = ("frames_per_video", "crop_size", "videos", "frames")  # protocol columns holding whole numbers
+
+
+@dataclass
+class SetResult:
+    """One test set's outcome.
+
+    Args:
+        name: the data config name (``ffpp``, ``synthetic``, ...).
+        status: ``ok`` or ``skipped``.
+        reason: why it was skipped (one line), else empty.
+        metrics: evaluate's metrics without the split prefix (``auc``, ``video_auc``, ``eer``, ...).
+        protocol: how the numbers were made (see :data:`PROTOCOL`).
+    """
+
+    name: str
+    status: str
+    reason: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    protocol: dict[str, Any] = field(default_factory=dict)
+
+
+def mean_metrics(results: list[SetResult]) -> dict[str, float]:
+    """Each :data:`METRICS` value averaged over the sets that ran (NaN values, e.g. a one-class set, left out)."""
+    ran = [r for r in results if r.status == "ok"]
+    out = {}
+    for key in METRICS:
+        values = [r.metrics[key] for r in ran if key in r.metrics and not math.isnan(r.metrics[key])]
+        out[key] = sum(values) / len(values) if values else math.nan
+    return out
+
+
+def benchmark_frame(results: list[SetResult], mean: dict[str, float]) -> pd.DataFrame:
+    """One row per test set (skipped ones with their reason) and a ``mean`` row: ``test_set``, ``status``,
+    ``reason``, the :data:`METRICS` keys, then the :data:`PROTOCOL` keys."""
+    rows = []
+    for r in results:
+        metrics = {k: r.metrics.get(k, math.nan) for k in METRICS}
+        rows.append({"test_set": r.name, "status": r.status, "reason": r.reason, **metrics, **_protocol(r)})
+    ran = sum(r.status == "ok" for r in results)
+    rows.append({"test_set": "mean", "status": "mean", "reason": f"mean of the {ran} set(s) that ran", **mean})
+    frame = pd.DataFrame(rows, columns=["test_set", "status", "reason", *METRICS, *PROTOCOL])
+    for column in COUNTS:  # whole numbers stay whole beside the empty cells of skipped sets and the mean
+        if all(r.protocol.get(column) is None or isinstance(r.protocol[column], int) for r in results):
+            frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+def _protocol(result: SetResult) -> dict[str, Any]:
+    return {k: result.protocol.get(k) for k in PROTOCOL}
+
+
+def _cells(result: SetResult, protocol: tuple[str, ...] | dict[str, str] = PROTOCOL) -> list[str]:
+    """A set's row: its name, its metrics, the ``protocol`` columns."""
+    metrics = (_cell(result.metrics.get(k)) for k in METRICS)
+    return [result.name, *metrics, *(_cell(result.protocol.get(k), digits="4g") for k in protocol)]
+
+
+def _cell(value: Any, digits: str = "4f") -> str:
+    """A table cell: metrics with 4 decimals, protocol numbers with 4 significant digits, ``–`` for none."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}}"
+    return str(value).replace("|", "/")
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown(results: list[SetResult], mean: dict[str, float], checkpoint: str, split: str) -> str:
+    """The Markdown report: the table (sets that ran, then the mean) and the skipped sets with their reasons."""
+    titles = ["test set", *METRICS.values(), *PROTOCOL.values()]
+    align = ["---"] + ["---:"] * len(METRICS) + ["---"] * len(PROTOCOL)
+    lines = [f"# Benchmark: {checkpoint} ({split} split of each set)", "", _row(titles), _row(align)]
+    lines += [_row(_cells(r)) for r in results if r.status == "ok"]
+    ran = sum(r.status == "ok" for r in results)
+    mean_cells = [f"**mean** ({ran} set{'s' if ran != 1 else ''})", *(_cell(mean[k]) for k in METRICS)]
+    lines.append(_row(mean_cells + [""] * len(PROTOCOL)))
+    skipped = [r for r in results if r.status != "ok"]
+    if skipped:
+        lines += ["", "Skipped:", ""] + [f"- **{r.name}**: {r.reason}" for r in skipped]
+    lines += ["", "Frame metrics score every sampled crop; video metrics score each video's aggregated score (the "
+              "`video score` column); EER and AUC need no threshold, accuracy is taken at `threshold`."]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _clean(value: Any) -> Any:
+    """NaN to None, recursively (JSON has no NaN)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def save_bar_chart(results: list[SetResult], mean: dict[str, float], path: Path, title: str = "") -> Path:
+    """Frame and video AUC of each set that ran, and their mean, as grouped bars (skipped sets named below)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    ran = [r for r in results if r.status == "ok"]
+    names = [r.name for r in ran] + (["mean"] if ran else [])
+    frame = [r.metrics.get("auc", math.nan) for r in ran] + ([mean["auc"]] if ran else [])
+    video = [r.metrics.get("video_auc", math.nan) for r in ran] + ([mean["video_auc"]] if ran else [])
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(names) + 2), 4))
+    ax.bar(x - 0.2, frame, 0.4, label="frame AUC", color="tab:blue")
+    ax.bar(x + 0.2, video, 0.4, label="video AUC", color="tab:orange")
+    ax.axhline(0.5, color="k", ls=":", lw=0.8)
+    ax.set_xticks(x, names)
+    ax.set(ylim=(0, 1.2), ylabel="AUC", title=title or "benchmark")
+    skipped = [r.name for r in results if r.status != "ok"]
+    if skipped:
+        ax.set_xlabel(f"skipped: {', '.join(skipped)}")
+    if not ran:
+        ax.text(0.5, 0.5, "no test set ran", ha="center", va="center", transform=ax.transAxes)
+    ax.legend(loc="upper right", ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_benchmark(results: list[SetResult], out: Path, checkpoint: str, split: str) -> dict[str, Any]:
+    """Writes ``benchmark.md``, ``benchmark.csv``, ``benchmark.json`` and ``benchmark.png`` into ``out``.
+
+    Returns:
+        The JSON payload: ``checkpoint``, ``split``, ``sets`` (each :class:`SetResult` as a dict), ``mean``,
+        ``ran`` and ``skipped`` (names), ``run_info``.
+    """
+    mean = mean_metrics(results)
+    (out / "benchmark.md").write_text(markdown(results, mean, checkpoint, split))
+    benchmark_frame(results, mean).to_csv(out / "benchmark.csv", index=False)
+    report = {
+        "checkpoint": checkpoint,
+        "split": split,
+        "sets": [asdict(r) for r in results],
+        "mean": mean,
+        "ran": [r.name for r in results if r.status == "ok"],
+        "skipped": [r.name for r in results if r.status != "ok"],
+        "run_info": run_info(),
+    }
+    (out / "benchmark.json").write_text(json.dumps(_clean(report), indent=2))
+    save_bar_chart(results, mean, out / "benchmark.png", title=f"{Path(checkpoint).name} ({split})")
+    return report
+
+
+def print_benchmark(results: list[SetResult], mean: dict[str, float], title: str = "benchmark") -> None:
+    """Prints the table (metrics and the main protocol columns) and the skipped sets to stdout."""
+    table = Table(title=title)
+    shown = ("frames_per_video", "margin", "video_aggregation", "threshold")
+    for name in ["test set", *METRICS.values(), *(PROTOCOL[k] for k in shown)]:
+        table.add_column(name, justify="left" if name == "test set" else "right", no_wrap=name == "test set")
+    for r in results:
+        if r.status == "ok":
+            table.add_row(*_cells(r, shown))
+    table.add_row("mean", *(_cell(mean[k]) for k in METRICS), *([""] * len(shown)))
+    console = Console(width=160)
+    console.print(table)
+    for r in results:
+        if r.status != "ok":
+            console.print(f"skipped {r.name}: {r.reason}", highlight=False, soft_wrap=True)
