@@ -1,0 +1,66 @@
+"""The file-format shortcut audit catches a planted shortcut, and re-encoding removes it."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from dfdet.data.images.audit import file_features, format_audit, jpeg_quality, warn_if_shortcut
+from dfdet.data.images.reencode import Reencode
+from dfdet.data.images.sources import ImageFolderSource
+
+
+def planted(root: Path, n: int = 24) -> Path:
+    """Reals are JPEGs (quality 90, EXIF, 48 x 40), fakes PNGs (32 x 32): the field's classic trap."""
+    rng = np.random.default_rng(0)
+    (root / "real").mkdir(parents=True)
+    (root / "fake").mkdir(parents=True)
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(
+            root / "real" / f"{i}.jpg", quality=90, exif=exif
+        )
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(root / "fake" / f"{i}.png")
+    return root
+
+
+def test_jpeg_quality_estimate_and_features(tmp_path: Path) -> None:
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8))
+    for q in (40, 75, 95):
+        img.save(tmp_path / f"{q}.jpg", quality=q)
+        with Image.open(tmp_path / f"{q}.jpg") as f:
+            assert jpeg_quality(f.quantization) == q
+    img.save(tmp_path / "a.png")
+    feats = file_features(str(tmp_path / "a.png"))
+    assert feats["format"] == "png" and feats["jpeg_quality"] == -1 and feats["exif"] == "no"
+
+
+def test_audit_catches_planted_shortcut_and_reencoding_removes_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = planted(tmp_path / "data")
+    df = ImageFolderSource(str(root)).manifest()
+    aucs = format_audit(df)
+    assert aucs["format"] == aucs["exif"] == aucs["width"] == aucs["jpeg_quality"] == 1.0
+    with caplog.at_level(logging.WARNING, logger="dfdet"):
+        assert "format" in warn_if_shortcut(aucs, where="planted")
+    assert "File-format shortcut in planted" in caplog.text
+
+    reencode = Reencode(tmp_path / "cache", quality=(70, 95), resize=32, crop=32)
+    fixed = ImageFolderSource(str(root), reencode=reencode).manifest()
+    assert fixed["source_path"].tolist() == df["path"].tolist()
+    after = format_audit(fixed)
+    assert max(after[k] for k in ("format", "exif", "width", "height", "aspect")) == 0.5
+    assert not warn_if_shortcut(after)  # quality and file size: below 0.7 (drawn alike, same size)
+    again = ImageFolderSource(str(root), reencode=reencode).manifest()  # cached: same files
+    assert again["path"].tolist() == fixed["path"].tolist()
+
+
+def test_audit_needs_both_classes() -> None:
+    assert format_audit(pd.DataFrame({"path": ["x"], "label": [0]})) == {}
