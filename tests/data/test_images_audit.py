@@ -16,7 +16,7 @@ from dfdet.data.images.sources import ImageFolderSource
 
 
 def planted(root: Path, n: int = 24) -> Path:
-    """Reals are JPEGs (quality 90, EXIF, 48 x 40), fakes PNGs (32 x 32): the field's classic trap."""
+    """Reals are JPEGs (quality 90, with EXIF), fakes PNGs (without): the field's classic trap."""
     rng = np.random.default_rng(0)
     (root / "real").mkdir(parents=True)
     (root / "fake").mkdir(parents=True)
@@ -26,7 +26,7 @@ def planted(root: Path, n: int = 24) -> Path:
         Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(
             root / "real" / f"{i}.jpg", quality=90, exif=exif
         )
-        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(root / "fake" / f"{i}.png")
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(root / "fake" / f"{i}.png")
     return root
 
 
@@ -47,7 +47,7 @@ def test_audit_catches_planted_shortcut_and_reencoding_removes_it(
     root = planted(tmp_path / "data")
     df = ImageFolderSource(str(root)).manifest()
     aucs = format_audit(df)
-    assert aucs["format"] == aucs["exif"] == aucs["width"] == aucs["jpeg_quality"] == 1.0
+    assert aucs["format"] == aucs["exif"] == aucs["jpeg_quality"] == aucs["file_size"] == 1.0
     with caplog.at_level(logging.WARNING, logger="dfdet"):
         assert "format" in warn_if_shortcut(aucs, where="planted")
     assert "File-format shortcut in planted" in caplog.text
