@@ -16,15 +16,17 @@ learns coarse natural statistics well) and makes the detail:
 - ``diffusion_few_step``: another denoiser, 3 steps.
 
 So that trivial file features are no shortcut (see :mod:`dfdet.data.images.audit`): every image is a 64 x 64 JPEG
-without EXIF, real and fake qualities are drawn from the same range, and each fake's detail is scaled to the detail
-energy of a random real image (which evens out the file sizes). Splits have disjoint scenes; each real belongs to a
-generator's ``subset`` (round robin), so per-generator metrics and leave-one-generator-out splits have reals.
+without EXIF, real and fake qualities are drawn from the same range, and each fake's detail is scaled so that its
+JPEG has the size of a random real image at the same quality (file sizes follow one distribution). Splits have
+disjoint scenes; each real belongs to a generator's ``subset`` (round robin), so per-generator metrics and
+leave-one-generator-out splits have reals.
 The set is generated once into a cache folder named by a hash of the generator version and every parameter.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -40,7 +42,7 @@ from torch.nn import functional as F
 from dfdet.data.images import COLUMNS
 from dfdet.utils.cache import build_once
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 SPLITS = ("train", "val", "test")
 GENERATORS = ("gan_tconv", "gan_upconv", "diffusion_ddpm", "diffusion_few_step")
 
@@ -101,14 +103,6 @@ def camera(rng: np.random.Generator, scene: np.ndarray) -> np.ndarray:
     img = scene.reshape(n, 2, n, 2, 3).mean((1, 3))
     sigma = np.sqrt(rng.uniform(2e-4, 2e-3) * img + rng.uniform(1e-5, 1e-4))
     return np.clip(img + sigma * rng.normal(size=img.shape), 0, 1).astype(np.float32)
-
-
-def detail(img: np.ndarray) -> float:
-    """High-frequency energy: std of the luminance minus its 3 x 3 box blur."""
-    lum = img.mean(-1)
-    pad = np.pad(lum, 1, mode="edge")
-    blur = sum(pad[i : i + lum.shape[0], j : j + lum.shape[1]] for i in range(3) for j in range(3)) / 9.0
-    return float((lum - blur).std())
 
 
 class Decoder(nn.Module):
@@ -195,12 +189,21 @@ def generate_fakes(
     return (base + residual).permute(0, 2, 3, 1).numpy(), base.permute(0, 2, 3, 1).numpy()
 
 
-def match_detail(img: np.ndarray, base: np.ndarray, target: float) -> np.ndarray:
-    """``base + k (img - base)`` with k chosen so that :func:`detail` is about ``target`` (a few fixed-point steps)."""
-    k = 1.0
-    for _ in range(3):
-        k *= target / max(detail(np.clip(base + k * (img - base), 0, 1)), 1e-6)
-    return np.clip(base + k * (img - base), 0, 1).astype(np.float32)
+def jpeg_bytes(img: np.ndarray, quality: int) -> int:
+    """Size in bytes of ``img`` (H, W, 3) in [0, 1] saved as a JPEG of ``quality``."""
+    buf = io.BytesIO()
+    Image.fromarray((np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)).save(buf, format="JPEG", quality=quality)
+    return buf.tell()
+
+
+def match_bytes(img: np.ndarray, base: np.ndarray, target: int, quality: int) -> np.ndarray:
+    """``base + k (img - base)``, k found by bisection so that its JPEG at ``quality`` has about ``target`` bytes
+    (more detail, more bytes): real and fake file sizes then follow one distribution."""
+    lo, hi = 0.0, 16.0
+    for _ in range(10):
+        k = (lo + hi) / 2
+        lo, hi = (k, hi) if jpeg_bytes(base + k * (img - base), quality) < target else (lo, k)
+    return np.clip(base + (lo + hi) / 2 * (img - base), 0, 1).astype(np.float32)
 
 
 def _save(img: np.ndarray, path: Path, quality: int) -> None:
@@ -215,7 +218,6 @@ def _generate_rows(spec: SyntheticImageSpec, out: Path) -> list[dict[str, object
         rng = np.random.default_rng(seq)
         (out / split).mkdir()
         reals = [camera(rng, render_scene(rng, 2 * size)) for _ in range(count * len(nets))]
-        targets = np.array([detail(r) for r in reals])
         for i, img in enumerate(reals):
             name = f"{split}/real_{i:05d}.jpg"
             _save(img, out / name, int(rng.integers(q[0], q[1], endpoint=True)))
@@ -225,9 +227,10 @@ def _generate_rows(spec: SyntheticImageSpec, out: Path) -> list[dict[str, object
             scenes = np.stack([render_scene(rng, size // 2) for _ in range(count)])  # only the content is used
             fakes, bases = generate_fakes(net, scenes, rng, size)
             for i in range(count):
-                img = match_detail(fakes[i], bases[i], float(rng.choice(targets)))
+                quality = int(rng.integers(q[0], q[1], endpoint=True))
+                target = jpeg_bytes(reals[int(rng.integers(len(reals)))], quality)  # a real's size at this quality
                 name = f"{split}/{g}_{i:05d}.jpg"
-                _save(img, out / name, int(rng.integers(q[0], q[1], endpoint=True)))
+                _save(match_bytes(fakes[i], bases[i], target, quality), out / name, quality)
                 rows.append({"split": split, "label": 1, "method": g, "subset": g, "path": name})
     return rows
 
