@@ -15,7 +15,7 @@ from dfdet.data.images.reencode import Reencode
 from dfdet.data.images.sources import ImageFolderSource
 
 
-def planted(root: Path, n: int = 24) -> Path:
+def planted(root: Path, n: int = 40) -> Path:
     """Reals are JPEGs (quality 90, with EXIF), fakes PNGs (without): the field's classic trap."""
     rng = np.random.default_rng(0)
     (root / "real").mkdir(parents=True)

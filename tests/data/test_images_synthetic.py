@@ -26,14 +26,14 @@ def test_generated_set_is_deterministic_balanced_and_has_no_file_shortcut(tmp_pa
     aucs = format_audit(df)
     assert max(aucs.values()) < 0.65, aucs
     again = SyntheticImageSource(tmp_path / "b", per_generator=SMALL).manifest()
-    same = [Path(p).read_bytes() == Path(q).read_bytes() for p, q in zip(df["path"][::97], again["path"][::97])]
-    assert all(same)
+    pairs = zip(df["path"][::97], again["path"][::97], strict=True)
+    assert all(Path(p).read_bytes() == Path(q).read_bytes() for p, q in pairs)
 
 
 def test_tiny_model_learns_the_set_in_domain(tiny_cfg: Callable[..., DictConfig]) -> None:
     cfg = tiny_cfg(
-        "data=synthetic_images", "model=image_small", "augment=none", f"data.source.per_generator=[{','.join(map(str, SMALL))}]",
-        "trainer.max_epochs=2",
+        "data=synthetic_images", "model=image_small", "augment=none", "trainer.max_epochs=2",
+        f"data.source.per_generator=[{','.join(map(str, SMALL))}]",
     )  # fmt: skip
     start = time.perf_counter()
     metrics = train(cfg)

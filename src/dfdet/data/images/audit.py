@@ -28,8 +28,10 @@ log = logging.getLogger("dfdet")
 
 FEATURES = ("format", "jpeg_quality", "file_size", "width", "height", "aspect", "exif")
 CATEGORICAL = ("format", "exif")
-MAGIC = ((b"\xff\xd8\xff", "jpeg"), (b"\x89PNG", "png"), (b"GIF8", "gif"), (b"BM", "bmp"), (b"II*\x00", "tiff"))
-MAGIC += ((b"MM\x00*", "tiff"),)
+MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "jpeg"), (b"\x89PNG", "png"), (b"GIF8", "gif"), (b"BM", "bmp"), (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+)  # fmt: skip
 # IJG's standard luminance quantisation table (quality 50); only its sum is used, so the order does not matter.
 IJG_LUMA = np.array(
     [16, 11, 12, 14, 12, 10, 16, 14, 13, 14, 18, 17, 16, 19, 24, 40, 26, 24, 22, 22, 24, 49, 35, 37, 29, 40, 58, 51,
@@ -78,7 +80,7 @@ def file_features(path: str) -> dict[str, float | str]:
 
 
 def feature_auc(values: pd.Series, labels: np.ndarray, categorical: bool = False) -> float:
-    """AUC of one feature alone as a fake score, ``max(auc, 1 - auc)``; categories are scored by their share of fakes."""
+    """AUC of one feature alone as a fake score, ``max(auc, 1 - auc)``; a category scores its share of fakes."""
     if categorical:
         scores = values.map(pd.Series(labels, index=values.index).groupby(values).mean()).to_numpy(dtype=float)
     else:

@@ -4,8 +4,8 @@ In most AI-generated image benchmarks the real photos are camera JPEGs and the g
 another quality, size or with no EXIF), so a detector can learn the file format instead of the generator's traces
 (see :mod:`dfdet.data.images.audit`). :class:`Reencode` removes that shortcut: every image, real or fake, goes
 through the same chain (optional resize of the shorter side, optional centre crop, EXIF dropped) and is saved as a
-JPEG whose quality is drawn from one range, for each file by a hash of its path (so the draw does not depend on the
-class or on the order of files).
+JPEG whose quality is drawn from one range, for each file by a hash of its bytes (so the draw depends neither on the
+class nor on the order or place of the files).
 
 Why a source option writing copies once, rather than a transform at read time: the audit then sees the files that
 training reads (a read-time transform would leave the audit, and any other tool reading the files, looking at the
@@ -16,6 +16,7 @@ ordinary files. The cost is disk space, in a cache folder named by a hash of the
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -31,7 +32,7 @@ class Reencode:
 
     Args:
         cache_dir: folder for the re-encoded copies (one subfolder per settings and file list).
-        quality: range (inclusive) of JPEG qualities, one drawn per file from a hash of its path.
+        quality: range (inclusive) of JPEG qualities, one drawn per file from a hash of its bytes.
         resize: shorter side after resizing (bicubic, antialiased); None keeps the size.
         crop: side of the square centre crop after resizing; None keeps the whole image.
         seed: changes the per-file quality draws.
@@ -54,9 +55,9 @@ class Reencode:
         self.crop = crop
         self.seed = seed
 
-    def quality_for(self, key: str) -> int:
-        """The JPEG quality of the file ``key`` (its path): uniform over the range, independent of its class."""
-        u = int(hashlib.sha1(f"{self.seed}:{key}".encode()).hexdigest()[:8], 16)
+    def quality_for(self, data: bytes) -> int:
+        """The JPEG quality of a file of bytes ``data``: uniform over the range, independent of its class."""
+        u = int(hashlib.sha1(f"{self.seed}:".encode() + data).hexdigest()[:8], 16)
         return self.quality[0] + u % (self.quality[1] - self.quality[0] + 1)
 
     def image(self, img: Image.Image) -> Image.Image:
@@ -83,8 +84,9 @@ class Reencode:
         for i, path in enumerate(paths):
             name = f"{i // 1000:05d}/{i % 1000:03d}.jpg"
             (out / name).parent.mkdir(exist_ok=True)
-            with Image.open(path) as img:
-                self.image(img).save(out / name, quality=self.quality_for(path))  # no exif= : EXIF is dropped
+            data = Path(path).read_bytes()
+            with Image.open(io.BytesIO(data)) as img:
+                self.image(img).save(out / name, quality=self.quality_for(data))  # no exif= : EXIF is dropped
             names.append(name)
         pd.DataFrame({"source": paths, "path": names}).to_parquet(out / "manifest.parquet", index=False)
         return len(paths)

@@ -114,8 +114,8 @@ class Decoder(nn.Module):
         self.stem = nn.Conv2d(3 + noise, width, 3, padding=1)
         make_up = {
             "tconv": lambda: nn.ConvTranspose2d(width, width, 4, stride=2, padding=1),
-            "upconv": lambda: nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(width, width, 3, 1, 1)),
-        }[up]  # fmt: skip
+            "upconv": lambda: nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(width, width, 3, padding=1)),
+        }[up]  # nn.Upsample's default mode is nearest
         self.ups = nn.ModuleList([make_up() for _ in range(2)])
         self.convs = nn.ModuleList([nn.Conv2d(width, width, 3, padding=1) for _ in range(2)])
         self.to_rgb = nn.ModuleList([nn.Conv2d(width, 3, 1) for _ in range(2)])
