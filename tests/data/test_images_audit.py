@@ -81,3 +81,15 @@ def test_reencode_from_the_data_config(tiny_cfg, tmp_path: Path) -> None:
     datamodule.setup()
     assert all(str(p).startswith(str(cache)) for p in datamodule.manifest["path"])
     assert not warn_if_shortcut(format_audit(datamodule.manifest))
+
+
+def test_train_warns_of_the_shortcut(tiny_cfg, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from dfdet.tasks.train import train
+
+    root = tmp_path / "data"
+    for split in ("train", "val", "test"):
+        planted(root / split, n=8)
+    cfg = tiny_cfg("data=image_folder", "model=image_small", f"data.root={root}", "trainer.limit_train_batches=1")
+    with caplog.at_level(logging.WARNING, logger="dfdet"):
+        train(cfg)
+    assert "File-format shortcut in image_folder" in caplog.text and "format 1.00" in caplog.text
