@@ -78,6 +78,9 @@ def test_forensynths_progan_train_and_per_generator_tests_at_both_depths(tmp_pat
         ForenSynthsSource(str(root), categories=["chair"]).check()
     with pytest.raises(DatasetNotFoundError, match=r"missing .*test/dalle/0_real/"):
         ForenSynthsSource(str(root), test_generators=["dalle"]).check()
+    (root / "test" / "dalle").mkdir()  # present but empty
+    with pytest.raises(DatasetNotFoundError, match=r"missing .*test/dalle/0_real/, test/dalle/1_fake/"):
+        ForenSynthsSource(str(root)).check()
 
 
 def test_chameleon_is_a_test_set(tmp_path: Path) -> None:

@@ -240,8 +240,8 @@ class ForenSynthsSource:
                 parts.append((split, cat, found.get(cat, root / split / cat)))
         found = {g.name: g for g in sorted((root / "test").iterdir()) if g.is_dir()}
         for gen in self.test_generators if self.test_generators is not None else list(found):
-            for folder in _pairs(found[gen]) if gen in found else [root / "test" / gen]:
-                parts.append(("test", gen, folder))
+            for folder in (_pairs(found[gen]) if gen in found else []) or [root / "test" / gen]:
+                parts.append(("test", gen, folder))  # an empty or missing folder: check() names its 0_real/1_fake
         return root, parts
 
     def check(self) -> None:
