@@ -11,6 +11,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from dfdet.data.images.audit import format_audit, warn_if_shortcut
 from dfdet.models import init_from_checkpoint, read_checkpoint
 from dfdet.tasks.checks import check_documented_keys
 from dfdet.tasks.common import build, check_modality, instantiate_dict, log, output_dir, save_resolved_config
@@ -57,6 +58,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     info = {**run_info(), "resumed_from": cfg.get("ckpt_path"), "finetuned_from": cfg.get("finetune_from")}
     datamodule.prepare_data()
     info["data_manifest_sha256"] = data_fingerprint(datamodule)  # sets the datamodule up
+    if getattr(datamodule, "modality", None) == "image":  # whole images: warn of a file-format shortcut
+        warn_if_shortcut(format_audit(datamodule.manifest), where=datamodule.source.name)
     _on_rank_zero(save_resolved_config, cfg, out / "config_resolved.yaml")
     _on_rank_zero(write_json, out / "run_info.json", info)
     callbacks = instantiate_dict(cfg.get("callbacks"))
