@@ -28,25 +28,32 @@ def options(group: str) -> list[str]:
 @pytest.mark.parametrize("option", options("model"))
 def test_model_options(tiny_cfg, option: str) -> None:
     audio = option in AUDIO_MODELS
-    cfg = tiny_cfg(f"model={option}", *([] if audio or option == "spectrum" else ["model.net.pretrained=false"]))
+    own_net = audio or option in ("spectrum", "npr")  # networks of this project: no pretrained weights to turn off
+    cfg = tiny_cfg(f"model={option}", *([] if own_net else ["model.net.pretrained=false"]))
     model = instantiate(cfg.model)
     assert isinstance(model, DeepfakeDetector)
     if audio:
         x = torch.randn(2, 8000)  # half a second of 16 kHz audio
     else:
-        size = cfg.model.input.size if option not in ("xception", "efficientnet_b4") else 64  # big presets: small
+        big = ("xception", "efficientnet_b4", "cnnspot", "npr")  # big presets: small inputs here
+        size = cfg.model.input.size if option not in big else 64
         x = torch.randn(2, 3, size, size)
     assert model.eval()(x).shape == (2,)
 
 
+IMAGE_DATA = ("genimage", "forensynths", "chameleon", "image_folder", "synthetic_images")
+
+
 @pytest.mark.parametrize("option", options("data"))
 def test_data_options(tiny_cfg, option: str) -> None:
-    audio = option in AUDIO_DATA
-    cfg = tiny_cfg(f"data={option}", *(["model=lcnn"] if audio else []))
+    audio, image = option in AUDIO_DATA, option in IMAGE_DATA
+    model = ["model=lcnn"] if audio else ["model=image_small"] if image else []
+    cfg = tiny_cfg(f"data={option}", *model)
     datamodule = instantiate(cfg.data)
     assert isinstance(datamodule, DeepfakeDataModule) and datamodule.reader.keys == (
         ("audio",) if audio else ("image",)
     )
+    assert datamodule.modality == ("audio" if audio else "image" if image else "face")
 
 
 @pytest.mark.parametrize("option", options("augment"))
