@@ -57,7 +57,9 @@ class SVDResidualLinear(nn.Module):
         weight = linear.weight.detach()
         k = min(weight.shape)
         if not 1 <= residual_rank < k:
-            raise ValueError(f"residual_rank={residual_rank} must be in [1, {k - 1}] for a {tuple(weight.shape)} weight")
+            raise ValueError(
+                f"residual_rank={residual_rank} must be in [1, {k - 1}] for a {tuple(weight.shape)} weight"
+            )
         principal = k - residual_rank
         u, s, vh = torch.linalg.svd(weight.double(), full_matrices=False)
         layer = cls(linear.in_features, linear.out_features, principal, residual_rank, bias=linear.bias is not None)

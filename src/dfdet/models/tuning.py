@@ -21,7 +21,7 @@ The classifier (timm's ``get_classifier()``) trains under every strategy.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -173,7 +173,7 @@ class LayerNormTuning(Full):
         out: Losses = {}
         if features is None:
             return out
-        head.features = None  # taken: the graph it holds is freed with this step's
+        cast(NormalisedLinear, head).features = None  # taken: the graph it holds is freed with this step's
         if self.alignment:
             out["align"] = self.alignment * alignment(features, labels)
         if self.uniformity:
@@ -203,7 +203,7 @@ class LoRA(Full):
     """
 
     def __init__(
-        self, r: int = 8, alpha: float = 16.0, dropout: float = 0.0, targets: Sequence[str] = ("qkv", "proj")
+        self, r: int = 8, alpha: int = 16, dropout: float = 0.0, targets: Sequence[str] = ("qkv", "proj")
     ) -> None:
         self.r, self.alpha, self.dropout, self.targets = r, alpha, dropout, list(targets)
 
