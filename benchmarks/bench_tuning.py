@@ -2,7 +2,8 @@
 
     uv run python benchmarks/bench_tuning.py                                   # ViT-B/16 at 224 px, batch 8, CPU
     uv run python benchmarks/bench_tuning.py --device cuda --batch-size 64 --steps 20   # on a GPU
-    uv run python benchmarks/bench_tuning.py --model clip_b16 --extra model.net.depth=2 --steps 2   # smoke run
+    uv run python benchmarks/bench_tuning.py --grad-checkpointing       # activations recomputed in backward
+    uv run python benchmarks/bench_tuning.py --batch-size 2 --steps 1 --extra +model.net.depth=2   # smoke run
 
 Each strategy (``model/tuning=full|linear_probe|layernorm|lora|svd_residual``) runs in its own subprocess, one after
 the other, so that each peak is its own: the preset's network is built through the real Hydra config with random
@@ -43,8 +44,10 @@ def _rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: kilobytes
 
 
-def measure(model: str, strategy: str, batch_size: int, steps: int, warmup: int, device: str, extra: list[str]) -> dict:
-    """One strategy, in this process: parameters, memory, images/s."""
+def measure(
+    model: str, strategy: str, batch_size: int, steps: int, warmup: int, device: str, extra: list[str], ckpt: bool
+) -> dict:
+    """One strategy, in this process: parameters, memory, images/s (``ckpt``: timm's gradient checkpointing)."""
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
@@ -54,6 +57,8 @@ def measure(model: str, strategy: str, batch_size: int, steps: int, warmup: int,
         cfg = compose("train", [f"model={model}", "model.net.pretrained=false", f"model/tuning={strategy}", *extra])
     torch.manual_seed(0)
     net = instantiate(cfg.model).to(device).train()
+    if ckpt:
+        net.net.set_grad_checkpointing(True)  # recompute each block's activations in backward (timm)
     trained, total = count_parameters(net)
     optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-4)
     size = cfg.model.input.size
@@ -105,10 +110,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--extra", nargs="*", default=[], help="more config overrides (model.input.size=...)")
+    parser.add_argument("--grad-checkpointing", action="store_true", help="timm's set_grad_checkpointing(True)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        result = measure(args.model, args.child, args.batch_size, args.steps, args.warmup, args.device, args.extra)
+        result = measure(
+            args.model, args.child, args.batch_size, args.steps, args.warmup, args.device, args.extra,
+            args.grad_checkpointing,
+        )  # fmt: skip
         print(json.dumps(result))
         return
 
@@ -116,6 +125,7 @@ def main() -> None:
     for strategy in args.strategies:
         command = [sys.executable, __file__, "--child", strategy, "--model", args.model, "--device", args.device]
         command += ["--batch-size", str(args.batch_size), "--steps", str(args.steps), "--warmup", str(args.warmup)]
+        command += ["--grad-checkpointing"] if args.grad_checkpointing else []
         command += ["--extra", *args.extra] if args.extra else []
         done = subprocess.run(command, capture_output=True, text=True, check=True)
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -123,7 +133,8 @@ def main() -> None:
     full = next((r for r in rows if r["strategy"] == "full"), None)
     memory = "CUDA max allocated" if args.device.startswith("cuda") else "peak RSS"
     threads = torch.get_num_threads()
-    print(f"{args.model}, batch {args.batch_size}, {args.steps} timed steps, {args.device} ({threads} threads)")
+    ckpt = ", gradient checkpointing" if args.grad_checkpointing else ""
+    print(f"{args.model}, batch {args.batch_size}, {args.steps} timed steps{ckpt}, {args.device} ({threads} threads)")
     print(f"| strategy | trained / total params | {memory} MB | train delta MB | images/s | delta / full |")
     print("|---|---|---|---|---|---|")
     for r in rows:
