@@ -18,6 +18,8 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 AUDIO_MODELS = ("lcnn", "rawnet2", "spec_cnn")
+FOUNDATION = {"clip_b16": "test_vit", "clip_l14": "test_vit", "dinov2_l14": "test_vit", "pe_l14": "test_vit"}
+FOUNDATION["convnext_b"] = "test_convnext"
 AUDIO_DATA = ("synthetic_audio", "asvspoof2019_la", "audio_folder")
 
 
@@ -29,7 +31,11 @@ def options(group: str) -> list[str]:
 def test_model_options(tiny_cfg, option: str) -> None:
     audio = option in AUDIO_MODELS
     own_net = audio or option in ("spectrum", "npr")  # networks of this project: no pretrained weights to turn off
-    cfg = tiny_cfg(f"model={option}", *([] if own_net else ["model.net.pretrained=false"]))
+    overrides = [] if own_net else ["model.net.pretrained=false"]
+    if option in FOUNDATION:  # ViT-L and ConvNeXt-B at full size are too big here: a tiny timm model of the family
+        overrides += [f"model.net.name={FOUNDATION[option]}", "model.input.size=64"]
+        overrides += ["++model.net.img_size=64"] if FOUNDATION[option] == "test_vit" else []
+    cfg = tiny_cfg(f"model={option}", *overrides)
     model = instantiate(cfg.model)
     assert isinstance(model, DeepfakeDetector)
     if audio:

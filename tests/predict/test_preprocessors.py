@@ -51,5 +51,6 @@ def test_face_crops_use_the_margin_the_model_was_trained_with() -> None:
 
 
 def test_a_modality_without_a_preprocessor_is_one_clear_error() -> None:
-    with pytest.raises(PredictError, match="no preprocessor for image models yet"):
-        Predictor(StubModel(InputContract(modality="image", size=32)), _faces(0.15))  # type: ignore[arg-type]
+    contract = InputContract(modality="audio_visual", size=32, clip_len=4, num_samples=8000, sample_rate=16000)
+    with pytest.raises(PredictError, match="no preprocessor for audio_visual models yet"):
+        Predictor(StubModel(contract), _faces(0.15))  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ dependency of dfdet; ``dynamo=True`` selects it where onnxscript is installed (s
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
@@ -22,6 +23,7 @@ from torch import nn
 
 from dfdet.export.errors import ExportError
 from dfdet.export.metadata import INPUT_NAME, OUTPUT_NAME
+from dfdet.models.tuning import has_adapters, merge_for_export
 from dfdet.utils.hashing import from_string_props, to_string_props
 
 Runner = Callable[[torch.Tensor], torch.Tensor]  # model input -> (B,) logits
@@ -57,8 +59,14 @@ class LogitNet(nn.Module):
 
     @classmethod
     def from_detector(cls, model: nn.Module) -> LogitNet:
-        """The exported graph of a :class:`~dfdet.models.DeepfakeDetector` (its ``net`` and optional ``head``)."""
+        """The exported graph of a :class:`~dfdet.models.DeepfakeDetector` (its ``net`` and optional ``head``).
+
+        A network with tuning adapters (LoRA, SVD residual layers) is exported as a merged copy: plain layers only,
+        while ``model`` keeps its adapters (verification then compares the merged graph with the adapted model).
+        """
         net = model.get_submodule("net")
+        if has_adapters(net):
+            net = merge_for_export(copy.deepcopy(net))
         return cls(net, model.get_submodule("head") if getattr(model, "head", None) is not None else None)
 
 

@@ -7,6 +7,7 @@ module: the same checkpoint scores files, video sound tracks or an exported grap
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -123,7 +124,7 @@ def build_spectrogram_classifier(
     pretrained: bool = False,
     checkpoint_path: str | None = None,
     drop_rate: float = 0.0,
-    **kwargs: object,
+    **kwargs: Any,  # timm.create_model keywords (through build_backbone)
 ) -> SpectrogramClassifier:
     """Any timm model by name on a 1-channel spectrogram (see :func:`dfdet.models.build_backbone`).
 

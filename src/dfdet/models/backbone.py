@@ -86,6 +86,7 @@ def build_backbone(
     num_classes: int = 1,
     in_chans: int = 3,
     drop_rate: float = 0.0,
+    feature: str | None = None,
     **kwargs: object,
 ) -> nn.Module:
     """Creates timm model ``name`` with a ``num_classes``-logit head (1 = binary fake logit).
@@ -97,13 +98,65 @@ def build_backbone(
         num_classes: output logits.
         in_chans: input channels (1 for spectrograms).
         drop_rate: dropout before the classifier.
+        feature: what the classifier reads (see :func:`feature_settings`): ``cls``, ``pooled``, ``penultimate``,
+            ``layer:<k>``; None: the model's own pooling.
         **kwargs: passed to ``timm.create_model``.
 
     Returns:
         The network; ``forward`` maps (B, in_chans, H, W) to (B, num_classes) logits.
     """
     _check_name(name)
+    pool, layer = feature_settings(feature)
     common: dict[str, Any] = dict(num_classes=num_classes, in_chans=in_chans, drop_rate=drop_rate, **kwargs)
+    if pool is not None:
+        common["global_pool"] = pool
+    net = _create(name, pretrained, checkpoint_path, common)
+    if layer is not None:
+        _keep_blocks_up_to(net, layer, feature or "")
+    return net
+
+
+FEATURES = ("cls", "pooled", "penultimate", "layer:<k>")
+
+
+def feature_settings(feature: str | None) -> tuple[str | None, int | None]:
+    """timm's ``global_pool`` and the last transformer block kept, for ``model.net.feature``.
+
+    - ``cls``: the class token of the last block (``global_pool='token'``; ViTs);
+    - ``pooled``: the mean of the tokens / spatial positions (``global_pool='avg'``);
+    - ``penultimate``: the model's own pooling on the output of the second-to-last block (``layer:-2``);
+    - ``layer:<k>``: the same on the output of block k (0-based; negative counts from the end); the later blocks
+      are removed, and the final norm is kept. Transformers with ``blocks`` (ViT, EVA/PE) only.
+    """
+    if feature is None:
+        return None, None
+    if feature == "cls":
+        return "token", None
+    if feature == "pooled":
+        return "avg", None
+    if feature == "penultimate":
+        return None, -2
+    if feature.startswith("layer:"):
+        try:
+            return None, int(feature.split(":", 1)[1])
+        except ValueError:
+            pass
+    raise ModelConfigError(f"model.net.feature={feature} is not one of: {', '.join(FEATURES)}, null")
+
+
+def _keep_blocks_up_to(net: nn.Module, layer: int, feature: str) -> None:
+    blocks = getattr(net, "blocks", None)
+    if not isinstance(blocks, nn.Sequential | nn.ModuleList) or not hasattr(net, "prune_intermediate_layers"):
+        raise ModelConfigError(
+            f"model.net.feature={feature} needs a transformer with blocks (ViT, EVA); "
+            f"{type(net).__name__} has none: use cls, pooled or null"
+        )
+    if not -len(blocks) <= layer < len(blocks):
+        raise ModelConfigError(f"model.net.feature={feature}: the network has {len(blocks)} blocks")
+    cast(Any, net).prune_intermediate_layers(indices=[layer % len(blocks)], prune_norm=False, prune_head=False)
+
+
+def _create(name: str, pretrained: bool, checkpoint_path: str | None, common: dict[str, Any]) -> nn.Module:
     if checkpoint_path is not None:
         if not Path(checkpoint_path).is_file():
             raise ModelConfigError(f"model.net.checkpoint_path={checkpoint_path} does not exist")

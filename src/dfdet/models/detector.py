@@ -21,6 +21,14 @@ OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
 
 
+class Tuning(Protocol):
+    """A tuning strategy (:mod:`dfdet.models.tuning`): adapts a network in place, may add loss terms."""
+
+    def __call__(self, net: nn.Module) -> nn.Module: ...
+
+    def losses(self, net: nn.Module, labels: torch.Tensor) -> dict[str, torch.Tensor]: ...
+
+
 class TimmNet(Protocol):
     """The part of timm's model interface that clip models and fine-tuning use (a static type; no runtime check)."""
 
@@ -60,6 +68,8 @@ class DeepfakeDetector(L.LightningModule):
         compile: run the network through ``torch.compile`` (weights and checkpoints are unchanged).
         head: for clip models, a partial temporal head taking ``in_features`` (see :mod:`dfdet.models.heads`);
             inputs are then clips (B, T, 3, H, W) and each clip gets one logit. None: frame model.
+        tuning: a tuning strategy (``model/tuning=...``, see :mod:`dfdet.models.tuning`) applied to ``net`` once,
+            here: it chooses what trains and may add loss terms (:meth:`tuning_losses`). None: everything trains.
     """
 
     threshold: torch.Tensor  # buffer: the decision threshold (chosen on validation unless fixed)
@@ -82,6 +92,7 @@ class DeepfakeDetector(L.LightningModule):
         channels_last: bool = False,
         compile: bool = False,
         head: Callable[[int], nn.Module] | None = None,
+        tuning: Tuning | None = None,
     ) -> None:
         super().__init__()
         if input is None:
@@ -93,9 +104,10 @@ class DeepfakeDetector(L.LightningModule):
             raise ContractError("a temporal head needs clips: set model.input.clip_len (model/head=... does)")
         if head is None and self.contract.clip_len is not None and self.contract.modality != "audio_visual":
             raise ContractError("model.input.clip_len is set but the model has no temporal head (model/head=none)")
-        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler", "loss", "head", "input"])
+        self.save_hyperparameters(ignore=["net", "optimizer", "scheduler", "loss", "head", "input", "tuning"])
         self.hparams["input"] = self.contract.to_dict()  # plain types: checkpoints load with weights_only=True
-        self.net = net
+        self.tuning = tuning
+        self.net = tuning(net) if tuning is not None else net
         self.head = head(int(cast(TimmNet, net).num_features)) if head is not None else None
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -189,8 +201,15 @@ class DeepfakeDetector(L.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         logits = self(self.inputs(batch))
         loss = self.loss_fn(logits, batch["label"])
+        for name, term in self.tuning_losses(batch["label"]).items():
+            self.log(f"train/{name}", term, on_step=True, on_epoch=True, batch_size=len(logits))
+            loss = loss + term
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits))
         return loss
+
+    def tuning_losses(self, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The tuning strategy's extra loss terms for the last training batch (weighted; added to the loss)."""
+        return self.tuning.losses(self.net, labels) if self.tuning is not None else {}
 
     def stage_metrics(self, stage: str) -> DetectionMetrics:
         """The metrics of ``stage`` (``val`` or ``test``): ``eval_metrics[stage]``, typed."""

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dfdet.data.images.audit import format_audit, warn_if_shortcut
 from dfdet.models import init_from_checkpoint, read_checkpoint
+from dfdet.models.tuning import describe as describe_parameters
 from dfdet.tasks.checks import check_documented_keys
 from dfdet.tasks.common import build, check_modality, instantiate_dict, log, output_dir, save_resolved_config
 from dfdet.utils.loggers import log_images, log_run
@@ -56,6 +57,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         init_from_checkpoint(model, cfg.finetune_from, freeze_backbone=bool(cfg.get("freeze_backbone", False)))
     model.run_config = OmegaConf.to_container(cfg, resolve=True)
     info = {**run_info(), "resumed_from": cfg.get("ckpt_path"), "finetuned_from": cfg.get("finetune_from")}
+    info.update(describe_parameters(model))  # params/trained, params/total: what model.tuning leaves trainable
+    log.info("Parameters: %(params/trained)d trained of %(params/total)d", info)
     datamodule.prepare_data()
     info["data_manifest_sha256"] = data_fingerprint(datamodule)  # sets the datamodule up
     if getattr(datamodule, "modality", None) == "image":  # whole images: warn of a file-format shortcut
