@@ -120,3 +120,18 @@ def test_bootstrap_auc_matches_sklearn_and_is_nan_with_one_class() -> None:
     assert default_metrics(0.5)["auc"](preds, target) == pytest.approx(roc_auc_score(target, preds))
     ci = bootstrap_ci(np.array([0.2, 0.3]), np.array([1, 1]), None, default_metrics(0.5), n=20)
     assert all(math.isnan(v) for v in ci["auc"])
+
+
+def test_video_uncertainty_resamples_speakers_and_flags_small_sets() -> None:
+    from dfdet.metrics.uncertainty import video_uncertainty
+
+    preds, target, groups = _videos(30, seed=7)
+    rows = {"preds": torch.from_numpy(preds), "target": torch.from_numpy(target), "video_idx": torch.from_numpy(groups)}
+    by_video = video_uncertainty(rows, 0.5, n=200)
+    assert by_video["ci_resampled"] == "videos" and by_video["small_test_set"] is True
+    assert by_video["real_videos"] + by_video["fake_videos"] == 30
+    speakers = np.array([f"spk{i // 3}" for i in range(30)], dtype=object)  # 3 utterances per speaker
+    by_speaker = video_uncertainty(rows, 0.5, speakers=speakers, n=200)
+    assert by_speaker["ci_resampled"] == "speakers"
+    low, high = by_speaker["video_auc_ci"]
+    assert 0 <= low <= high <= 1
