@@ -131,6 +131,10 @@ def _calibrate(trainer: L.Trainer, model: Any, datamodule: Any, best_path: str, 
     log.info("Calibrated on validation: temperature %.3f, log-loss %.4f -> %.4f, ECE %.4f -> %.4f, threshold %.4f, "
              "uncertain band [%.3f, %.3f)", fitted["temperature"], before["logloss"], after["logloss"], before["ece"],
              after["ece"], fitted["threshold"], fitted["band_low"], fitted["band_high"])  # fmt: skip
+    if not 0.051 < fitted["temperature"] < 19.9:
+        log.warning("The temperature reached its search bound (%.2f): the validation scores carry almost no "
+                    "information (or a class is nearly separable); read the probabilities with care",
+                    fitted["temperature"])  # fmt: skip
     if best_path and trainer.is_global_zero:
         ckpt = torch.load(best_path, map_location="cpu", weights_only=True)
         for name in ("threshold", "temperature", "uncertain_band"):
