@@ -51,6 +51,7 @@ def test_evaluate_py_reports_eer_on_asvspoof_layout_data(audio_ckpt: Path, run_c
         rows = table[table["video"].map(system).isin(["-", attack])]
         assert metrics[f"test/eer_{attack}"] == pytest.approx(sklearn_eer(rows["score"], rows["label"]), abs=1e-6)
     assert "eer" in done.stdout
+    assert metrics["test/ci_resampled"] == "speakers" and metrics["test/small_test_set"] is True  # 6 per class
 
 
 def test_folder_tree_trains_evaluates_and_exports(tiny_cfg, tiny_audio, compose_cfg, tmp_path: Path) -> None:

@@ -105,7 +105,8 @@ def test_metadata_names_input_threshold_output_and_config(exported) -> None:
     assert float(props["threshold"]) == pytest.approx(float(model.threshold)) == scripted_meta["threshold"]
     assert props["backbone"] == scripted_meta["backbone"] == "test_efficientnet"
     assert json.loads(props["mean"]) == scripted_meta["mean"] == list(model.contract.mean or ())
-    assert props["output"].startswith("logit; sigmoid gives the probability") and "fake=1" in props["output"]
+    assert props["output"].startswith("logit; sigmoid(logit / temperature) gives the probability")
+    assert "fake=1" in props["output"]
     assert props["config_sha256"] == scripted_meta["config_sha256"] == config_hash
     assert props["opset"] == "17" and props["torch_version"] == torch.__version__
     assert props["dfdet_version"] == scripted_meta["dfdet_version"]

@@ -44,6 +44,8 @@ def chromium_page() -> Iterator[tuple[Any, list[str]]]:
 
 
 def test_page_shows_results_and_errors(server_url: str, face_jpeg: bytes, tmp_path: Path) -> None:
+    from PIL import Image
+
     from dfdet.testing.media import face_frames, write_video
 
     image = tmp_path / "face.jpg"
@@ -51,10 +53,14 @@ def test_page_shows_results_and_errors(server_url: str, face_jpeg: bytes, tmp_pa
     video = write_video(tmp_path / "clip.mp4", face_frames(8, size=(160, 128)), fps=10)
     bad = tmp_path / "holiday.jpg"
     bad.write_text("this is not a picture\n")
+    grey = tmp_path / "grey.png"
+    Image.new("RGB", (160, 120), (128, 128, 128)).save(grey)
 
     with chromium_page() as (page, problems):
         page.goto(server_url)
         page.wait_for_selector("#model:has-text('checkpoint')")  # the page read /healthz
+        page.wait_for_selector("#caveat:not([hidden])")  # trained on the synthetic data: a demonstration model
+        assert "Demonstration model" in page.text_content("#caveat")
 
         page.set_input_files("#file", str(image))
         page.click("#submit")
@@ -62,6 +68,9 @@ def test_page_shows_results_and_errors(server_url: str, face_jpeg: bytes, tmp_pa
         assert page.text_content("#filename") == "face.jpg"
         assert page.text_content("#probability").endswith("%")
         assert page.text_content("#label") in ("fake", "real")
+        assert page.text_content("#verdict") in ("fake", "uncertain", "real")
+        assert "fake probability" in page.text_content("#reason")
+        assert page.is_visible("#result-caveat") and "synthetic" in page.text_content("#result-caveat")
         page.wait_for_selector("#faces img")
         decoded = page.eval_on_selector_all("#faces img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
         assert decoded and all(w == 256 for w in decoded)  # crop and heatmap overlay, both decoded
@@ -72,12 +81,19 @@ def test_page_shows_results_and_errors(server_url: str, face_jpeg: bytes, tmp_pa
         assert page.is_visible("#chart svg polyline")
         assert page.eval_on_selector_all("#chart circle", "c => c.length") >= 2
 
+        page.set_input_files("#file", str(grey))
+        page.click("#submit")
+        page.wait_for_selector("#filename:text-is('grey.png')", timeout=60_000)
+        assert page.text_content("#verdict") == "not applicable"
+        assert "face" in page.text_content("#reason") and page.is_hidden("#error")
+
         page.set_input_files("#file", str(bad))
         page.click("#submit")
         page.wait_for_selector("#error:not([hidden])", timeout=60_000)
         assert "unsupported_media_type" in page.text_content("#error")
         assert page.is_hidden("#result")
-        assert [p for p in problems if "status of 415" not in p] == []  # no CSP violation, no script error
+        expected = ("status of 415", "status of 422")  # the refused file and the face-less one
+        assert [p for p in problems if not any(e in p for e in expected)] == []  # no CSP violation, no script error
 
 
 def test_page_shows_the_fused_score_of_face_and_sound(

@@ -13,11 +13,12 @@ import torch
 
 from dfdet import __version__
 from dfdet.contract import InputContract
+from dfdet.provenance import trained_on
 from dfdet.utils.hashing import file_sha256
 
 INPUT_NAME = "input"
 OUTPUT_NAME = "logit"
-OUTPUT_MEANING = "logit; sigmoid gives the probability that the face is manipulated (fake=1)"
+OUTPUT_MEANING = "logit; sigmoid(logit / temperature) gives the probability that the input is manipulated (fake=1)"
 
 
 def config_sha256(config: Mapping[str, Any]) -> str:
@@ -36,6 +37,8 @@ def build_metadata(
     threshold: float,
     threshold_source: str,
     checkpoint: str | os.PathLike | None = None,
+    temperature: float = 1.0,
+    uncertain_band: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """The metadata shared by every format (JSON-serialisable values).
 
@@ -43,9 +46,15 @@ def build_metadata(
         config: the resolved training config stored in the checkpoint.
         spec: the model's input contract, written whole as ``input_contract`` (JSON) and, for readers that predate
             it, as the flat keys ``input_size``, ``mean``, ``std``, ``clip_len``, ``sample_rate``...
-        threshold: decision threshold on the fake probability (``sigmoid(logit)``).
+        threshold: decision threshold on the fake probability (``sigmoid(logit / temperature)``).
         threshold_source: where it comes from: ``validation`` (chosen on the validation split) or ``config``.
         checkpoint: the checkpoint file the weights come from (its name and sha256 are recorded).
+        temperature: the temperature fitted on validation (the probability is ``sigmoid(logit / temperature)``; the
+            graph still outputs the logit).
+        uncertain_band: ``(low, high)`` of the ``uncertain`` verdict on that probability, or None (written as null).
+
+    ``trained_on`` is ``synthetic`` for a model trained on dfdet's built-in synthetic data (a demonstration model,
+    see :mod:`dfdet.provenance`), else ``data``.
 
     ``version`` is the first 12 hex digits of the checkpoint's sha256 (what :mod:`dfdet.predict` reports for the
     checkpoint itself, so both name the same weights the same way), or the dfdet version without a checkpoint;
@@ -73,6 +82,9 @@ def build_metadata(
         "output": OUTPUT_MEANING,
         "threshold": float(threshold),
         "threshold_source": threshold_source,
+        "temperature": float(temperature),
+        "uncertain_band": None if uncertain_band is None else [float(v) for v in uncertain_band],
+        "trained_on": trained_on(config),
         "video_aggregation": model_cfg.get("video_aggregation", "mean"),
         "top_k": int(model_cfg.get("top_k", 5)),
         "config_sha256": config_sha256(config),

@@ -187,7 +187,9 @@ def export_detector(
     """
     spec = model_contract(model)
     source = "config" if getattr(model, "fixed_threshold", None) is not None else "validation"
-    base = build_metadata(config, spec, float(model.get_buffer("threshold")), source, checkpoint)
+    band = model.band() if hasattr(model, "band") else None  # calibration (dfdet.metrics.calibration)
+    temperature = float(model.get_buffer("temperature")) if hasattr(model, "temperature") else 1.0
+    base = build_metadata(config, spec, float(model.get_buffer("threshold")), source, checkpoint, temperature, band)
     base.setdefault("name", name)
     module = LogitNet.from_detector(model).eval()
     eager = eager_runner(model.eval())

@@ -11,6 +11,7 @@ from torch import Tensor
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
+from dfdet.metrics.calibration import expected_calibration_error
 from dfdet.metrics.functional import AGGREGATION_METHODS, aggregate_by_video, binary_eer_threshold, binary_scores
 from dfdet.metrics.per_attack import per_attack_eer, per_subset_scores
 
@@ -93,8 +94,8 @@ class DetectionMetrics(Metric):
         return binary_eer_threshold(rows["preds"], rows["target"])
 
     def compute(self, threshold: float = 0.5) -> dict[str, Tensor]:  # type: ignore[override]
-        """Frame metrics (``acc``, ... ``logloss``) and video metrics (``video_acc``, ...) at ``threshold``, and the
-        thresholded ones at 0.5 too (``acc@0.5``, ``video_f1@0.5``, ...) when ``threshold`` differs."""
+        """Frame metrics (``acc``, ... ``logloss``, ``ece``) and video metrics (``video_acc``, ...) at ``threshold``,
+        and the thresholded ones at 0.5 too (``acc@0.5``, ``video_f1@0.5``, ...) when ``threshold`` differs."""
         rows = self._rows()  # states are already synced inside compute
         video_preds, video_target, video_ids = aggregate_by_video(
             rows["preds"], rows["target"], rows["video_idx"], method=self.aggregation, top_k=self.top_k
@@ -103,6 +104,7 @@ class DetectionMetrics(Metric):
         for prefix, (p, y) in {"": (rows["preds"], rows["target"]), "video_": (video_preds, video_target)}.items():
             scores = binary_scores(p, y, threshold)
             out.update({f"{prefix}{k}": v for k, v in scores.items()})
+            out[f"{prefix}ece"] = torch.tensor(expected_calibration_error(p, y))  # 15 bins, Guo et al. 2017
             if abs(float(threshold) - 0.5) > 1e-12:
                 at_half = binary_scores(p, y, 0.5)
                 out.update({f"{prefix}{k}@0.5": at_half[k] for k in ("acc", "precision", "recall", "f1")})

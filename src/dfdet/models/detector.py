@@ -14,6 +14,8 @@ from torch import nn
 from dfdet import __version__
 from dfdet.contract import ContractError, InputContract
 from dfdet.metrics import DetectionMetrics
+from dfdet.metrics.calibration import fit_temperature, scale_probability, uncertain_band
+from dfdet.metrics.functional import aggregate_by_video
 from dfdet.metrics.report import write_report
 from dfdet.models.losses import BinaryCrossEntropy
 
@@ -73,6 +75,8 @@ class DeepfakeDetector(L.LightningModule):
     """
 
     threshold: torch.Tensor  # buffer: the decision threshold (chosen on validation unless fixed)
+    temperature: torch.Tensor  # buffer: probabilities are sigmoid(logit / temperature); fitted by calibrate()
+    uncertain_band: torch.Tensor  # buffer (2,): [low, high) of the uncertain verdict; nan: none (see calibrate())
     net: nn.Module
     loss_fn: nn.Module
     head: nn.Module | None
@@ -114,6 +118,10 @@ class DeepfakeDetector(L.LightningModule):
         self.loss_fn = loss if loss is not None else BinaryCrossEntropy()
         self.fixed_threshold = threshold
         self.register_buffer("threshold", torch.tensor(0.5 if threshold is None else float(threshold)))
+        self.register_buffer("temperature", torch.tensor(1.0))
+        self.register_buffer("uncertain_band", torch.full((2,), float("nan")))
+        # Checkpoints written before calibration lack the last two buffers: they load with these defaults.
+        self._register_load_state_dict_pre_hook(self._default_calibration)
         self.eval_metrics = nn.ModuleDict({s: DetectionMetrics(video_aggregation, top_k) for s in ("val", "test")})
         self.predictions: dict[str, dict[str, torch.Tensor]] = {}  # last epoch's rows per stage, on the CPU
         self.run_config: dict[str, Any] | None = None  # the resolved training config, stored in checkpoints
@@ -219,7 +227,7 @@ class DeepfakeDetector(L.LightningModule):
         logits = self(self.inputs(batch))
         loss = self.loss_fn(logits, batch["label"])
         self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=stage == "val", batch_size=len(logits), sync_dist=True)
-        probs = torch.sigmoid(logits.float())
+        probs = torch.sigmoid(logits.float() / self.temperature)
         self.stage_metrics(stage).update(probs, batch["label"], batch["video_idx"], batch.get("frame_index"))
         return probs
 
@@ -246,6 +254,47 @@ class DeepfakeDetector(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
+
+    def _default_calibration(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        for name in ("temperature", "uncertain_band"):
+            state_dict.setdefault(prefix + name, getattr(self, name).clone())
+
+    def band(self) -> tuple[float, float] | None:
+        """The uncertain band ``(low, high)`` on the calibrated probability, or None when none was fitted."""
+        low, high = (float(v) for v in self.uncertain_band)
+        return None if low != low or high != high else (low, high)  # nan: no band
+
+    def calibrate(self, rows: Mapping[str, torch.Tensor], precision: float = 0.9) -> dict[str, float]:
+        """Temperature scaling and the uncertain band, fitted on validation rows scored by this model.
+
+        The temperature minimises the frame log-loss (:func:`~dfdet.metrics.calibration.fit_temperature`; logits
+        are recovered from the stored float32 probabilities, so they saturate near +-16). The threshold moves with
+        it (``sigmoid(logit(t) / T)``), so every decision stays the same and the threshold remains a threshold on
+        the probability the model reports. The uncertain band is then fitted on the calibrated *video* scores
+        (aggregated as this model aggregates, what prediction decides on) at ``precision``
+        (:func:`~dfdet.metrics.calibration.uncertain_band`).
+
+        Args:
+            rows: ``preds`` (N,) probabilities at the current temperature, ``target``, ``video_idx`` (as
+                :meth:`DetectionMetrics.rows` gives them, e.g. ``self.predictions["val"]``).
+            precision: the validation precision each side's verdicts must reach.
+
+        Returns:
+            ``temperature``, ``threshold`` (moved), ``band_low``, ``band_high``.
+        """
+        p = rows["preds"].double().clamp(1e-7, 1 - 1e-7)
+        logits = torch.log(p / (1 - p)) * float(self.temperature)
+        temperature = fit_temperature(logits, rows["target"])
+        threshold = scale_probability(float(self.threshold), temperature / float(self.temperature))
+        calibrated = torch.sigmoid(logits / temperature)
+        metric = self.stage_metrics("val")
+        video_p, video_y, _ = aggregate_by_video(calibrated, rows["target"], rows["video_idx"], metric.aggregation,
+                                                 metric.top_k)  # fmt: skip
+        low, high = uncertain_band(video_p, video_y, threshold, precision)
+        self.temperature.fill_(temperature)
+        self.threshold.fill_(threshold)
+        self.uncertain_band.copy_(torch.tensor([low, high]))
+        return {"temperature": temperature, "threshold": threshold, "band_low": low, "band_high": high}
 
     def write_test_report(self, out_dir: Path, video_names: list[str], title: str) -> dict[str, Path]:
         """Writes ``predictions.csv``, ``roc.png`` and ``score_hist.png`` of the last test epoch into ``out_dir``, at

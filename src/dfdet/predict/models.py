@@ -18,6 +18,7 @@ from dfdet.errors import DfdetError
 from dfdet.explain.occlusion import occlusion_map
 from dfdet.legacy import contract_from_metadata
 from dfdet.predict.errors import PredictError
+from dfdet.provenance import trained_on
 from dfdet.utils.hashing import file_sha256, from_string_props
 
 REQUIRED_KEYS = ("input_size", "threshold")
@@ -37,7 +38,7 @@ class ModelInfo:
         input_size: side of the square face crop in pixels; for audio models the window length in samples.
         mean: per-channel normalisation mean of RGB in [0, 1].
         std: per-channel normalisation standard deviation.
-        threshold: decision threshold on the fake probability.
+        threshold: decision threshold on the fake probability (the calibrated one, ``sigmoid(logit / temperature)``).
         threshold_source: ``validation``, ``config`` or ``override``.
         aggregation: how frame (or clip, or window) scores become a file's score: ``mean``, ``max``, ``topk_mean``.
         top_k: frames used by ``topk_mean``.
@@ -47,6 +48,12 @@ class ModelInfo:
         explanation_method: ``grad-cam``, ``occlusion`` or None (no explanation available).
         input: the model's whole input contract (:class:`~dfdet.contract.InputContract` as a dict); the fields
             above repeat the parts the predictor reads.
+        temperature: the probability is ``sigmoid(logit / temperature)`` (fitted on validation after training; 1.0
+            for models trained before calibration).
+        uncertain_band: ``(low, high)``: the verdict is ``uncertain`` for probabilities in ``[low, high)``; None:
+            verdicts are ``fake`` / ``real`` at the threshold.
+        trained_on: ``synthetic`` (a demonstration model: dfdet's built-in synthetic data), ``data`` or
+            ``unknown`` (older ONNX files).
     """
 
     name: str
@@ -66,6 +73,9 @@ class ModelInfo:
     sample_rate: int | None = None
     explanation_method: str | None = None
     input: dict[str, Any] | None = None
+    temperature: float = 1.0
+    uncertain_band: tuple[float, float] | None = None
+    trained_on: str = "unknown"
 
     @staticmethod
     def contract_fields(contract: InputContract) -> dict[str, Any]:
@@ -124,6 +134,7 @@ class OnnxModel:
         except (DfdetError, KeyError, TypeError, ValueError) as exc:
             raise PredictError(f"{path} has an unreadable input contract in its metadata ({exc})") from exc
         audio = contract.modality == "audio"
+        band = meta.get("uncertain_band")
         version = meta.get("version") or str(meta.get("checkpoint_sha256") or file_sha256(self.path))[:12]
         self.info = ModelInfo(
             name=str(meta.get("name") or self.path.stem),
@@ -136,6 +147,9 @@ class OnnxModel:
             top_k=int(meta.get("top_k", 5)),
             **ModelInfo.contract_fields(contract),
             explanation_method=None if audio else "occlusion",
+            temperature=float(meta.get("temperature", 1.0)),
+            uncertain_band=(float(band[0]), float(band[1])) if isinstance(band, list) and len(band) == 2 else None,
+            trained_on=str(meta.get("trained_on", "unknown")),
         )
 
     def logits(self, x: np.ndarray) -> np.ndarray:
@@ -180,6 +194,9 @@ class CheckpointModel:
             top_k=int(metric.top_k),
             **ModelInfo.contract_fields(contract),
             explanation_method=None if audio else "grad-cam",
+            temperature=float(self.model.get_buffer("temperature")),
+            uncertain_band=self.model.band(),
+            trained_on=trained_on(OmegaConf.to_container(cfg, resolve=False)),  # type: ignore[arg-type]
         )
 
     def logits(self, x: np.ndarray) -> np.ndarray:

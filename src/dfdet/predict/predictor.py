@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from dfdet.metrics.calibration import verdict
 from dfdet.metrics.fusion import late_fusion
 from dfdet.predict.errors import MediaError, PredictError
 from dfdet.predict.media import SUPPORTED, MediaType, check_pixels, gif_type, sniff_file
@@ -27,6 +28,10 @@ from dfdet.predict.preprocessors import ExplainedFace, preprocessor_for
 from dfdet.predict.scoring import AGGREGATIONS
 from dfdet.preprocess.pipeline import VideoPreprocessor
 from dfdet.preprocess.video import IMAGE_EXTENSIONS
+from dfdet.provenance import DEMONSTRATION_CAVEAT
+
+# Media errors that mean "this model does not apply to this file" (verdict not_applicable), not a broken file.
+NOT_APPLICABLE = ("no_face", "no_audio_track", "wrong_modality")
 
 log = logging.getLogger("dfdet.predict")
 
@@ -61,7 +66,9 @@ class Predictor:
         max_pixels: images and video frames with more pixels are refused from their header (decompression bombs).
         explain_frames: faces explained per file when asked (the highest-scoring frames, or frames of the
             highest-scoring clip).
-        threshold: decision threshold; None: the model's.
+        threshold: decision threshold on the calibrated probability; None: the model's.
+        uncertain_band: ``(low, high)`` of the ``uncertain`` verdict; None: the model's (fitted on validation), or
+            none when ``threshold`` overrides the model's (that band was chosen around the model's threshold).
         aggregation: ``mean``, ``max`` or ``topk_mean``; None: the model's.
         top_k: frames for ``topk_mean``; None: the model's.
         sound: with a face model, a predictor with an audio model: each video's sound track is scored by it too and
@@ -85,6 +92,7 @@ class Predictor:
         sound: Predictor | None = None,
         audio_weight: float = 0.5,
         scene: Predictor | None = None,
+        uncertain_band: tuple[float, float] | None = None,
     ) -> None:
         if sound is not None and (model.info.modality != "face" or sound.info.modality != "audio"):
             raise PredictError(
@@ -112,8 +120,15 @@ class Predictor:
         self.scene = scene
         overrides: dict[str, Any] = {"aggregation": aggregation, "top_k": top_k}
         if threshold is not None:
-            overrides.update(threshold=float(threshold), threshold_source="override")
-        self.info: ModelInfo = dataclasses.replace(model.info, **{k: v for k, v in overrides.items() if v is not None})
+            overrides.update(threshold=float(threshold), threshold_source="override", uncertain_band=None)
+        if uncertain_band is not None:
+            low, high = float(uncertain_band[0]), float(uncertain_band[1])
+            t = model.info.threshold if threshold is None else float(threshold)
+            if not 0.0 <= low <= t <= high <= 1.0:
+                raise PredictError(f"uncertain_band=[{low}, {high}] must hold the threshold {t:g} within [0, 1]")
+            overrides["uncertain_band"] = (low, high)
+        keep = {k: v for k, v in overrides.items() if v is not None or k == "uncertain_band"}
+        self.info: ModelInfo = dataclasses.replace(model.info, **keep)
         self.preprocessor = preprocessor_for(self)  # by the model's modality (face, audio, ...)
 
     def predict(self, path: str | os.PathLike, name: str | None = None, explain: bool = False) -> Prediction:
@@ -130,7 +145,10 @@ class Predictor:
             detected) for images and videos, ``frames_without_face``, ``frames_requested``, ``frames_read`` and
             ``partial`` (with a ``warning``: a truncated video scored from the frames read), ``windows`` for audio,
             ``model``, ``explanation_method`` and ``explanations`` when asked, ``seconds``; or ``error`` {code,
-            message}.
+            message}. Every result has a ``verdict`` (``fake``, ``uncertain``, ``real``, ``not_applicable`` when the
+            model does not apply: no face for a face model, no sound for an audio model; null for a broken file)
+            with its ``reason``, and ``demonstration_model`` (with a ``caveat`` when true: a model trained on the
+            built-in synthetic data).
         """
         start = time.perf_counter()
         path = Path(path)
@@ -160,6 +178,8 @@ class Predictor:
                 result.update(fake_probability=None, label="not_applicable", not_applicable=exc.message)
             else:
                 result.update(fake_probability=None, label=None, error=exc.as_dict())
+            if exc.code in NOT_APPLICABLE:
+                result.update(verdict="not_applicable", reason=exc.message)
         except OSError as exc:  # the file vanished or cannot be opened
             message = f"cannot read the file ({type(exc).__name__}: {exc.strerror or 'error'})"
             result.update(fake_probability=None, label=None, error={"code": "unreadable", "message": message})
@@ -167,6 +187,9 @@ class Predictor:
             log.exception("Scoring %s failed", path)
             message = f"internal error ({type(exc).__name__}); see the log"
             result.update(fake_probability=None, label=None, error={"code": "internal_error", "message": message})
+        result.setdefault("verdict", None)
+        result.setdefault("reason", result["error"]["message"] if "error" in result else None)
+        result.update(self.provenance())
         result["model"] = {k: self.info.public()[k] for k in ("name", "version", "format", "backbone", "modality")}
         result["seconds"] = round(time.perf_counter() - start, 4)
         return Prediction(result, faces)
@@ -175,7 +198,8 @@ class Predictor:
         """The whole-image model's result for the file (its score, label, frames, or its error)."""
         assert self.scene is not None
         scene = self.scene.predict(path, name=name).result
-        keys = ("fake_probability", "label", "threshold", "aggregation", "crops_per_frame", "frames", "error", "model")
+        keys = ("fake_probability", "label", "verdict", "reason", "threshold", "uncertain_band", "aggregation",
+                "crops_per_frame", "frames", "error", "model")  # fmt: skip
         return {k: scene[k] for k in keys if k in scene}
 
     def _fuse_sound(self, path: Path, face_probability: float) -> dict[str, Any]:
@@ -191,21 +215,46 @@ class Predictor:
         fused = {
             "fake_probability": probability,
             "label": "fake" if probability >= threshold else "real",
+            "verdict": verdict(probability, threshold),  # no band: it was fitted on one model's scores
             "threshold": threshold,
             "audio_weight": self.audio_weight if audio_p is not None else 0.0,
         }
         return {"audio": {k: sound[k] for k in keys if k in sound}, "fused": fused}
 
     def decision(self, probability: float) -> dict[str, Any]:
-        """The result fields of a fake probability at this predictor's threshold."""
+        """The result fields of a (calibrated) fake probability: ``label`` at this predictor's threshold, and the
+        ``verdict`` with its ``reason`` (``uncertain`` inside the band, see
+        :func:`dfdet.metrics.calibration.verdict`)."""
+        t, band = self.info.threshold, self.info.uncertain_band
+        call = verdict(probability, t, band)
+        low, high = band if band is not None else (t, t)
+        reasons = {
+            "fake": f"fake probability {probability:.3f} is at or above {high:.3f}",
+            "real": f"fake probability {probability:.3f} is below {low:.3f}",
+            "uncertain": f"fake probability {probability:.3f} is in the uncertain band [{low:.3f}, {high:.3f}), where "
+            "this model's calls were not precise enough on its validation data",
+        }
         return {
             "fake_probability": probability,
-            "label": "fake" if probability >= self.info.threshold else "real",
-            "threshold": self.info.threshold,
+            "label": "fake" if probability >= t else "real",
+            "verdict": call,
+            "reason": reasons[call],
+            "threshold": t,
+            "uncertain_band": None if band is None else list(band),
+            "temperature": self.info.temperature,
             "aggregation": self.info.aggregation,
         }
 
+    def provenance(self) -> dict[str, Any]:
+        """``demonstration_model`` (any model of this predictor trained on the built-in synthetic data) and then a
+        ``caveat`` sentence."""
+        models = [p.info for p in (self, self.sound, self.scene) if p is not None]
+        demo = any(info.trained_on == "synthetic" for info in models)
+        return {"demonstration_model": demo, **({"caveat": DEMONSTRATION_CAVEAT} if demo else {})}
+
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """The model's logits of inputs (N, ...), ``batch_size`` at a time."""
+        """The model's logits of inputs (N, ...), ``batch_size`` at a time, divided by its temperature: their
+        sigmoid is the calibrated fake probability (the model's own logits when it was never calibrated)."""
         parts = [self.model.logits(x[s : s + self.batch_size]) for s in range(0, len(x), self.batch_size)]
-        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+        out = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+        return (out / np.float32(self.info.temperature)).astype(np.float32)

@@ -71,6 +71,7 @@ DOCUMENTED: dict[str, Rule] = {
     "trainer.limit_val_batches": _BATCHES,
     "trainer.limit_test_batches": _BATCHES,
     "threshold": Rule("number", low=0, high=1, nullable=True),
+    "calibration.precision": Rule("number", low=0.5, high=1),
     "top_k": Rule("int", low=1, nullable=True),
 }
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lightning as L
+import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dfdet.data.datamodule import DeepfakeDataModule
 from dfdet.errors import CheckpointError, DatasetNotFoundError, DfdetError
 from dfdet.metrics.fusion import fusion_metrics, fusion_table, save_fusion_roc, weight_sweep
 from dfdet.metrics.report import predictions_table, video_table
+from dfdet.metrics.uncertainty import flat, save_reliability, video_uncertainty
 from dfdet.models import DeepfakeDetector, load_detector
 from dfdet.models.scoring import score_sound_tracks
 from dfdet.tasks.checks import check_documented_keys
@@ -154,6 +157,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     name = OmegaConf.select(cfg, "data.source.layout") or "synthetic"
     names = datamodule.video_names()
     model.write_test_report(out, names, title=f"{name} {cfg.split}")
+    summary = uncertainty_report(model, datamodule, out, title=f"{name} {cfg.split}")
+    result.update(flat(summary, f"{cfg.split}/"))
     if audio is not None:
         result.update(_audio_visual(cfg, model, audio, sources, out, names))
     aggregation = model.stage_metrics("test").aggregation
@@ -161,7 +166,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         out / "metrics.json",
         {
             **result,
+            **{f"{cfg.split}/{k}": v for k, v in summary.items()},
             "threshold": float(model.threshold),
+            "temperature": float(model.temperature),
+            "uncertain_band": list(model.band() or ()) or None,
             "video_aggregation": aggregation,
             "checkpoint": str(cfg.ckpt_path),
             "split": cfg.split,
@@ -172,7 +180,37 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     print_metrics(result, title=f"{cfg.split}: threshold {float(model.threshold):.3f}, video score = {aggregation}")
     if audio is not None:
         _print_fusion(result, cfg.split)
+    warn_small(summary)
     return result
+
+
+def speakers_of(datamodule: DeepfakeDataModule) -> np.ndarray | None:
+    """The ``speaker`` of each ``video_idx`` (utterance) when the manifest names speakers (audio), else None."""
+    manifest = datamodule.manifest
+    if manifest is None or "speaker" not in manifest.columns:
+        return None
+    by_idx = np.empty(int(manifest["video_idx"].max()) + 1, dtype=object)
+    by_idx[manifest["video_idx"].to_numpy()] = manifest["speaker"].astype(str).to_numpy()
+    return by_idx
+
+
+def uncertainty_report(
+    model: DeepfakeDetector, datamodule: DeepfakeDataModule, out: Path, title: str
+) -> dict[str, Any]:
+    """Bootstrap intervals and the size flag of the last test epoch, and its ``reliability.png`` in ``out`` (see
+    :func:`dfdet.metrics.uncertainty.video_uncertainty`)."""
+    metric = model.stage_metrics("test")
+    rows = model.predictions["test"]
+    save_reliability(rows, out / "reliability.png", metric.aggregation, metric.top_k, title=title)
+    speakers = speakers_of(datamodule)
+    return video_uncertainty(rows, float(model.threshold), metric.aggregation, metric.top_k, speakers)
+
+
+def warn_small(summary: dict[str, Any]) -> None:
+    """One warning line when the evaluated set has fewer than 20 videos of either class."""
+    if summary["small_test_set"]:
+        log.warning("Small test set: %d real and %d fake videos (fewer than 20 of a class); the intervals are wide "
+                    "and the numbers say little", summary["real_videos"], summary["fake_videos"])  # fmt: skip
 
 
 def _print_fusion(result: dict[str, float], split: str) -> None:

@@ -71,17 +71,48 @@ function showFaces(result) {
   }
 }
 
+// The verdict (fake, uncertain, real, not applicable) with its reason, and the caveat of a demonstration model.
+function showVerdict(result) {
+  const answer = result.fused || result; // a face model with an audio model: the fused score is the answer
+  const verdict = answer.verdict || result.verdict || "not_applicable";
+  const box = $("verdict");
+  box.textContent = verdict.replace("_", " ");
+  box.className = verdict;
+  $("reason").textContent = result.fused ? "fused face and sound score at the fused threshold" : result.reason || "";
+  const caveat = $("result-caveat");
+  caveat.textContent = result.caveat || "";
+  caveat.hidden = !result.demonstration_model;
+}
+
+// A file the model does not apply to (no face for a face model, no sound for an audio model): a verdict, no score.
+function showNotApplicable(result) {
+  $("error").hidden = true;
+  $("result").hidden = false;
+  $("filename").textContent = result.file;
+  showVerdict(result);
+  $("probability").textContent = "no score";
+  $("label").textContent = "";
+  $("threshold").textContent = "";
+  $("details").textContent = `model ${result.model.name} ${result.model.version} (${result.model.format})`;
+  $("chart-box").hidden = true;
+  $("faces-box").hidden = true;
+}
+
 function showResult(result) {
   $("error").hidden = true;
   $("result").hidden = false;
   $("filename").textContent = result.file;
+  showVerdict(result);
   const percent = (p) => `${(100 * p).toFixed(1)} %`;
   const verdict = result.fused || result; // a face model with an audio model: the fused score is the answer
   $("probability").textContent = percent(verdict.fake_probability);
   const label = $("label");
   label.textContent = verdict.label;
   label.className = verdict.label;
-  let how = `threshold ${verdict.threshold.toFixed(3)}, ${result.aggregation} over frames`;
+  let how = `label at threshold ${verdict.threshold.toFixed(3)}, ${result.aggregation} over frames`;
+  if (result.uncertain_band && !result.fused) {
+    how += `, uncertain in [${result.uncertain_band.map((v) => v.toFixed(3)).join(", ")})`;
+  }
   if (result.fused) {
     const sound = result.audio.fake_probability == null
       ? `sound not scored (${result.audio.error ? result.audio.error.code : "no score"})`
@@ -131,7 +162,9 @@ async function submit(event) {
     } catch {
       payload = { error: { code: `http_${response.status}`, message: response.statusText || "unreadable answer" } };
     }
-    if (!response.ok || payload.error) {
+    if (payload.verdict === "not_applicable") {
+      showNotApplicable(payload);
+    } else if (!response.ok || payload.error) {
       const error = payload.error || { code: `http_${response.status}`, message: "request failed" };
       showError(error.code, error.message);
     } else {
@@ -155,6 +188,13 @@ async function describeModel() {
       text += `with ${a.name} ${a.version} (${a.format}) on sound tracks, fused with audio weight ${health.audio_weight}, `;
     }
     $("model").textContent = text + `uploads up to ${(health.limits.max_upload_bytes / 1048576).toFixed(0)} MiB`;
+    const models = [m, health.audio_model, health.image_model].filter((x) => x);
+    if (models.some((x) => x.trained_on === "synthetic")) {
+      const caveat = $("caveat");
+      caveat.textContent = "Demonstration model: trained only on dfdet's built-in synthetic data. Its verdicts say "
+        + "nothing about real media.";
+      caveat.hidden = false;
+    }
   } catch {
     $("model").textContent = "";
   }
