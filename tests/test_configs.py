@@ -204,7 +204,19 @@ EXPERIMENT_TINY = [
 def test_every_experiment_runs_a_few_steps(tiny_cfg, experiment: str) -> None:
     from dfdet.tasks.train import train
 
-    cfg = tiny_cfg(f"experiment={experiment}", *EXPERIMENT_TINY)
+    overrides = list(EXPERIMENT_TINY)
+    if experiment.startswith("genimage_"):  # whole-image recipes: the built-in generated-image set, small
+        net = {  # the experiment's model named again: tiny_cfg would otherwise choose model=tiny
+            "genimage_cnnspot": ["model=cnnspot", *overrides[1:3]],
+            "genimage_npr": ["model=npr", "model.net.width=8"],  # this project's network: no timm name, no weights
+            "genimage_univfd": [
+                "model=clip_l14", "model/tuning=linear_probe", "model.net.name=test_vit", "model.net.pretrained=false",
+                "++model.net.img_size=32",
+            ],
+        }[experiment]  # fmt: skip
+        overrides = ["data=synthetic_images", "data.source.per_generator=[8,4,4]", *net, "model.input.size=32"]
+        overrides += EXPERIMENT_TINY[4:]
+    cfg = tiny_cfg(f"experiment={experiment}", *overrides)
     metrics = train(cfg)
     assert "test/auc" in metrics
 
