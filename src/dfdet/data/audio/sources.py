@@ -16,6 +16,7 @@ import pandas as pd
 
 from dfdet.data.audio.io import AUDIO_EXTENSIONS
 from dfdet.data.audio.synthetic.generate import SyntheticAudioSpec, ensure_synthetic_audio
+from dfdet.data.sources import root_or_raise
 from dfdet.errors import DatasetNotFoundError, ManifestError
 
 COLUMNS = ("dataset", "split", "utt_id", "speaker", "label", "method", "path")
@@ -25,16 +26,6 @@ def _missing_files(df: pd.DataFrame, where: str) -> None:
     missing = [p for p in df["path"] if not os.path.isfile(p)]
     if missing:
         raise ManifestError(f"{where}: {len(missing)} of {len(df)} listed audio files are missing, e.g. {missing[0]}")
-
-
-def _root_or_raise(name: str, root: str | os.PathLike | None, sketch: str) -> Path:
-    how = f"Set data.root=/path/to/it (on the command line or in conf/local/default.yaml). Expected layout:\n{sketch}"
-    if root is None or str(root) in ("", "???"):
-        raise DatasetNotFoundError(f"{name}: data.root is not set. {how}")
-    path = Path(root).expanduser()
-    if not path.is_dir():
-        raise DatasetNotFoundError(f"{name} not found: data.root={path} does not exist. {how}")
-    return path
 
 
 ASVSPOOF_SPLITS = {"train": ("train", "trn"), "val": ("dev", "trl"), "test": ("eval", "trl")}
@@ -63,7 +54,7 @@ def check_asvspoof2019_la(root: str | os.PathLike | None) -> Path:
     Raises:
         DatasetNotFoundError: naming the root, every missing folder or protocol file and the expected layout.
     """
-    path = _root_or_raise("ASVspoof 2019 LA", root, ASVSPOOF_SKETCH)
+    path = root_or_raise("ASVspoof 2019 LA", root, ASVSPOOF_SKETCH)
     needed = [p for pair in asvspoof_parts().values() for p in pair]
     missing = [p for p in needed if not (path / p).exists()]
     if missing and (path / "LA").is_dir() and not [p for p in needed if not (path / "LA" / p).exists()]:
@@ -166,7 +157,7 @@ class AudioFolderSource:
         self.test_fraction = test_fraction
 
     def _class_dirs(self) -> tuple[Path, dict[str, Path]]:
-        path = _root_or_raise("Audio folder", self.root, FOLDER_SKETCH)
+        path = root_or_raise("Audio folder", self.root, FOLDER_SKETCH)
         if any((path / s).is_dir() for s in ("train", "val", "test")):
             dirs = {f"{s}/{c}": path / s / c for s in ("train", "val", "test") for c in ("real", "fake")}
         else:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from dfdet.data.images import COLUMNS, IMAGE_EXTENSIONS
 from dfdet.data.images.reencode import Reencode
+from dfdet.data.sources import root_or_raise
 from dfdet.errors import DatasetNotFoundError
 
 REAL_DIRS = {"nature": 0, "ai": 1, "0_real": 0, "1_fake": 1, "real": 0, "fake": 1}
@@ -40,17 +41,6 @@ def hash_fraction(key: str) -> float:
 def short_name(name: str) -> str:
     """A folder name as an option value: lower case, runs of other characters as ``_`` (``SD V1.4`` -> ``sd_v1_4``)."""
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
-def root_or_raise(name: str, root: str | os.PathLike | None, sketch: str) -> Path:
-    """The dataset folder, or a :class:`DatasetNotFoundError` saying how to set it and the layout expected."""
-    how = f"Set data.root=/path/to/it (on the command line or in conf/local/default.yaml). Expected layout:\n{sketch}"
-    if root is None or str(root) in ("", "???"):
-        raise DatasetNotFoundError(f"{name}: data.root is not set. {how}")
-    path = Path(root).expanduser()
-    if not path.is_dir():
-        raise DatasetNotFoundError(f"{name} not found: data.root={path} does not exist. {how}")
-    return path.resolve()
 
 
 def class_rows(
