@@ -38,6 +38,8 @@ def test_tiny_model_learns_the_set_in_domain(tiny_cfg: Callable[..., DictConfig]
     start = time.perf_counter()
     metrics = train(cfg)
     assert metrics["test/auc"] > 0.9, metrics
+    generators = ("gan_tconv", "gan_upconv", "diffusion_ddpm", "diffusion_few_step")
+    assert {f"{stage}/eer_{g}" for stage in ("val", "test") for g in generators} <= set(metrics)
     assert time.perf_counter() - start < 120
     preds = pd.read_csv(Path(cfg.paths.output_dir) / "predictions.csv")
     assert len(preds) == 120

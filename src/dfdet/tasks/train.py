@@ -76,10 +76,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     name = OmegaConf.select(cfg, "model.net.name") or type(model.net).__name__
     log.info("Training %s on %s", name, OmegaConf.select(cfg, "data._target_"))
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+    logged = trainer.callback_metrics
+    # Lightning's per-step twin of a metric logged per step and per epoch ("train/loss_step"); not a metric whose
+    # own name ends so (the EER of a generator called "diffusion_few_step")
+    per_step = {k for k in logged if k.endswith("_step") and f"{k[: -len('_step')]}_epoch" in logged}
     metrics: dict[str, Any] = {
-        k: v
-        for k, v in trainer.callback_metrics.items()
-        if k.startswith(("train/", "val/")) and not k.endswith("_step")
+        k: v for k, v in logged.items() if k.startswith(("train/", "val/")) and k not in per_step
     }
     # Lightning documents this as the first ModelCheckpoint; its annotation says the Checkpoint base class.
     ckpt = cast(ModelCheckpoint | None, trainer.checkpoint_callback)
