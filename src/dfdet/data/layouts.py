@@ -104,15 +104,30 @@ def check_layout(key: str, root: str | os.PathLike | None, **fmt: str) -> Path:
     return path
 
 
-def resolve_root(key: str, root: str | os.PathLike | None, **fmt: str) -> Path:
-    """The resolved release folder of dataset ``key``; raises :class:`DatasetNotFoundError` if unset or absent."""
-    name = LAYOUTS[key].name
+def root_or_raise(name: str, root: str | os.PathLike | None, sketch: str, how: str | None = None) -> Path:
+    """The resolved dataset folder, or a :class:`DatasetNotFoundError` naming ``name`` when it is unset or absent.
+
+    Args:
+        name: the dataset's name in the message.
+        root: ``data.root``.
+        sketch: the expected layout (shown after how to set the root).
+        how: the whole help text instead (how to set the root and the layout).
+    """
+    if how is None:
+        how = (
+            f"Set data.root=/path/to/it (on the command line or in conf/local/default.yaml). Expected layout:\n{sketch}"
+        )
     if root is None or str(root) in ("", "???"):
-        raise DatasetNotFoundError(f"{name}: data.root is not set. {layout_help(key, **fmt)}")
+        raise DatasetNotFoundError(f"{name}: data.root is not set. {how}")
     path = Path(root).expanduser()
     if not path.is_dir():
-        raise DatasetNotFoundError(f"{name} not found: data.root={path} does not exist. {layout_help(key, **fmt)}")
+        raise DatasetNotFoundError(f"{name} not found: data.root={path} does not exist. {how}")
     return path.resolve()
+
+
+def resolve_root(key: str, root: str | os.PathLike | None, **fmt: str) -> Path:
+    """The resolved release folder of dataset ``key``; raises :class:`DatasetNotFoundError` if unset or absent."""
+    return root_or_raise(LAYOUTS[key].name, root, "", how=layout_help(key, **fmt))
 
 
 def layout_help(key: str, **fmt: str) -> str:

@@ -35,17 +35,6 @@ class Source(Protocol):
     def manifest(self) -> pd.DataFrame: ...
 
 
-def root_or_raise(name: str, root: str | os.PathLike | None, sketch: str) -> Path:
-    """The dataset folder, or a :class:`DatasetNotFoundError` saying how to set it and the layout expected."""
-    how = f"Set data.root=/path/to/it (on the command line or in conf/local/default.yaml). Expected layout:\n{sketch}"
-    if root is None or str(root) in ("", "???"):
-        raise DatasetNotFoundError(f"{name}: data.root is not set. {how}")
-    path = Path(root).expanduser()
-    if not path.is_dir():
-        raise DatasetNotFoundError(f"{name} not found: data.root={path} does not exist. {how}")
-    return path.resolve()
-
-
 class SyntheticSource:
     """The built-in synthetic dataset, generated on first use into ``cache_dir`` (see :mod:`dfdet.data.synthetic`).
 

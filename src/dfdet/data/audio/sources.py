@@ -16,7 +16,7 @@ import pandas as pd
 
 from dfdet.data.audio.io import AUDIO_EXTENSIONS
 from dfdet.data.audio.synthetic.generate import SyntheticAudioSpec, ensure_synthetic_audio
-from dfdet.data.sources import root_or_raise
+from dfdet.data.layouts import root_or_raise
 from dfdet.errors import DatasetNotFoundError, ManifestError
 
 COLUMNS = ("dataset", "split", "utt_id", "speaker", "label", "method", "path")

@@ -19,7 +19,7 @@ import pandas as pd
 
 from dfdet.data.images import COLUMNS, IMAGE_EXTENSIONS
 from dfdet.data.images.reencode import Reencode
-from dfdet.data.sources import root_or_raise
+from dfdet.data.layouts import root_or_raise
 from dfdet.errors import DatasetNotFoundError
 
 REAL_DIRS = {"nature": 0, "ai": 1, "0_real": 0, "1_fake": 1, "real": 0, "fake": 1}
