@@ -79,6 +79,13 @@ def test_one_table_with_synthetic_and_a_skipped_set(bench_cfg, compose_cfg, trai
     assert saved["sets"][0]["metrics"]["video_auc"] == pytest.approx(direct["test/video_auc"], abs=1e-6)
     md = (out / "benchmark.md").read_text()
     assert "| synthetic |" in md and "**mean** (1 set)" in md and "- **ffpp**:" in md and "frames/video" in md
+    # the bootstrap interval of evaluate, with the small-test-set mark (8 test videos)
+    low, high = direct["test/video_auc_ci_low"], direct["test/video_auc_ci_high"]
+    assert table.loc[0, "video_auc_ci_low"] == pytest.approx(low) and table.loc[
+        0, "video_auc_ci_high"
+    ] == pytest.approx(high)
+    assert low <= direct["test/video_auc"] <= high and bool(table.loc[0, "small_test_set"])
+    assert f"[{low:.3f}, {high:.3f}] *" in md and "video AUC 95% CI" in md
     assert (out / "benchmark.png").stat().st_size > 1000
     assert (out / "synthetic" / "metrics.json").is_file() and not (out / "ffpp" / "metrics.json").exists()
 

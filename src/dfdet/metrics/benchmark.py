@@ -42,6 +42,13 @@ PROTOCOL = {
 }
 
 COUNTS = ("frames_per_video", "crop_size", "videos", "frames")  # protocol columns holding whole numbers
+NOTE = (
+    "Frame metrics score every sampled crop; video metrics score each video's aggregated score (the `video score` "
+    "column); EER and AUC need no threshold, accuracy is taken at `threshold`. Intervals: 95 % bootstrap over "
+    "videos (speakers for audio); * marks a set with fewer than 20 videos of a class."
+)
+# metric with a bootstrap interval in evaluate's metrics (``<key>_ci_low`` / ``_high``, videos resampled) -> title
+INTERVALS = {"video_auc": "video AUC 95% CI", "video_eer": "video EER 95% CI"}
 
 
 @dataclass
@@ -79,10 +86,13 @@ def benchmark_frame(results: list[SetResult], mean: dict[str, float]) -> pd.Data
     rows = []
     for r in results:
         metrics = {k: r.metrics.get(k, math.nan) for k in METRICS}
-        rows.append({"test_set": r.name, "status": r.status, "reason": r.reason, **metrics, **_protocol(r)})
+        row = {"test_set": r.name, "status": r.status, "reason": r.reason, **metrics, **_intervals(r)}
+        rows.append({**row, **_protocol(r)})
     ran = sum(r.status == "ok" for r in results)
     rows.append({"test_set": "mean", "status": "mean", "reason": f"mean of the {ran} set(s) that ran", **mean})
-    frame = pd.DataFrame(rows, columns=["test_set", "status", "reason", *METRICS, *PROTOCOL])
+    bounds = [f"{k}_ci_{side}" for k in INTERVALS for side in ("low", "high")]
+    columns = ["test_set", "status", "reason", *METRICS, *bounds, "small_test_set", *PROTOCOL]
+    frame = pd.DataFrame(rows, columns=columns)
     for column in COUNTS:  # whole numbers stay whole beside the empty cells of skipped sets and the mean
         if all(r.protocol.get(column) is None or isinstance(r.protocol[column], int) for r in results):
             frame[column] = frame[column].astype("Int64")
@@ -93,10 +103,33 @@ def _protocol(result: SetResult) -> dict[str, Any]:
     return {k: result.protocol.get(k) for k in PROTOCOL}
 
 
+def _intervals(result: SetResult) -> dict[str, Any]:
+    """The bootstrap bounds of :data:`INTERVALS` and the small-test-set flag, as evaluate reported them."""
+    out: dict[str, Any] = {}
+    for key in INTERVALS:
+        out[f"{key}_ci_low"] = result.metrics.get(f"{key}_ci_low", math.nan)
+        out[f"{key}_ci_high"] = result.metrics.get(f"{key}_ci_high", math.nan)
+    flag = result.metrics.get("small_test_set")
+    out["small_test_set"] = None if flag is None else bool(flag)
+    return out
+
+
+def _interval_cells(result: SetResult) -> list[str]:
+    """``[low, high]`` of each :data:`INTERVALS` metric (``*`` after it: fewer than 20 videos of a class)."""
+    bounds = _intervals(result)
+    small = " *" if bounds["small_test_set"] else ""
+    cells = []
+    for key in INTERVALS:
+        low, high = bounds[f"{key}_ci_low"], bounds[f"{key}_ci_high"]
+        cells.append("–" if math.isnan(low) else f"[{low:.3f}, {high:.3f}]{small}")
+    return cells
+
+
 def _cells(result: SetResult, protocol: tuple[str, ...] | dict[str, str] = PROTOCOL) -> list[str]:
-    """A set's row: its name, its metrics, the ``protocol`` columns."""
+    """A set's row: its name, its metrics, their bootstrap intervals, the ``protocol`` columns."""
     metrics = (_cell(result.metrics.get(k)) for k in METRICS)
-    return [result.name, *metrics, *(_cell(result.protocol.get(k), digits="4g") for k in protocol)]
+    protocol_cells = (_cell(result.protocol.get(k), digits="4g") for k in protocol)
+    return [result.name, *metrics, *_interval_cells(result), *protocol_cells]
 
 
 def _cell(value: Any, digits: str = "4f") -> str:
@@ -114,18 +147,17 @@ def _row(cells: list[str]) -> str:
 
 def markdown(results: list[SetResult], mean: dict[str, float], checkpoint: str, split: str) -> str:
     """The Markdown report: the table (sets that ran, then the mean) and the skipped sets with their reasons."""
-    titles = ["test set", *METRICS.values(), *PROTOCOL.values()]
-    align = ["---"] + ["---:"] * len(METRICS) + ["---"] * len(PROTOCOL)
+    titles = ["test set", *METRICS.values(), *INTERVALS.values(), *PROTOCOL.values()]
+    align = ["---"] + ["---:"] * (len(METRICS) + len(INTERVALS)) + ["---"] * len(PROTOCOL)
     lines = [f"# Benchmark: {checkpoint} ({split} split of each set)", "", _row(titles), _row(align)]
     lines += [_row(_cells(r)) for r in results if r.status == "ok"]
     ran = sum(r.status == "ok" for r in results)
     mean_cells = [f"**mean** ({ran} set{'s' if ran != 1 else ''})", *(_cell(mean[k]) for k in METRICS)]
-    lines.append(_row(mean_cells + [""] * len(PROTOCOL)))
+    lines.append(_row(mean_cells + [""] * (len(INTERVALS) + len(PROTOCOL))))
     skipped = [r for r in results if r.status != "ok"]
     if skipped:
         lines += ["", "Skipped:", ""] + [f"- **{r.name}**: {r.reason}" for r in skipped]
-    lines += ["", "Frame metrics score every sampled crop; video metrics score each video's aggregated score (the "
-              "`video score` column); EER and AUC need no threshold, accuracy is taken at `threshold`."]  # fmt: skip
+    lines += ["", NOTE]
     return "\n".join(lines) + "\n"
 
 
@@ -199,13 +231,13 @@ def print_benchmark(results: list[SetResult], mean: dict[str, float], title: str
     """Prints the table (metrics and the main protocol columns) and the skipped sets to stdout."""
     table = Table(title=title)
     shown = ("frames_per_video", "margin", "video_aggregation", "threshold")
-    for name in ["test set", *METRICS.values(), *(PROTOCOL[k] for k in shown)]:
+    for name in ["test set", *METRICS.values(), *INTERVALS.values(), *(PROTOCOL[k] for k in shown)]:
         table.add_column(name, justify="left" if name == "test set" else "right", no_wrap=name == "test set")
     for r in results:
         if r.status == "ok":
             table.add_row(*_cells(r, shown))
-    table.add_row("mean", *(_cell(mean[k]) for k in METRICS), *([""] * len(shown)))
-    console = Console(width=160)
+    table.add_row("mean", *(_cell(mean[k]) for k in METRICS), *([""] * (len(INTERVALS) + len(shown))))
+    console = Console(width=200)
     console.print(table)
     for r in results:
         if r.status != "ok":
