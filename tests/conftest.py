@@ -171,3 +171,27 @@ def tiny_synthetic() -> list[str]:
 def compose_cfg() -> Callable[[str, list[str]], DictConfig]:
     """:func:`compose_config` as a fixture (conftest modules are not importable by name from every test folder)."""
     return compose_config
+
+
+@pytest.fixture
+def trained_task_cfg(
+    trained_run: tuple[Path, dict[str, float]], data_dir: Path, tmp_path: Path
+) -> Callable[..., DictConfig]:
+    """``make(config_name, out, *overrides)``: ``conf/<config_name>.yaml`` (evaluate, benchmark) on the session's
+    trained checkpoint and data, on the CPU, writing into ``tmp_path / out``."""
+    run, _ = trained_run
+
+    def make(config_name: str, out: str, *overrides: str) -> DictConfig:
+        return compose_config(
+            config_name,
+            [
+                f"ckpt_path={run / 'checkpoints' / 'best.ckpt'}",
+                f"paths.data_dir={data_dir}",
+                f"paths.output_dir={tmp_path / out}",
+                "trainer.accelerator=cpu",
+                "trainer.enable_progress_bar=false",
+                *overrides,
+            ],
+        )
+
+    return make

@@ -24,34 +24,15 @@ TINY_SET = [
 
 
 @pytest.fixture
-def bench_cfg(trained_run, data_dir: Path, tmp_path: Path, compose_cfg, monkeypatch: pytest.MonkeyPatch):
+def bench_cfg(trained_task_cfg, monkeypatch: pytest.MonkeyPatch):
     for name in ("FFPP", "CELEBDF", "DFDC"):  # a machine with real releases must not change what the tests see
         monkeypatch.delenv(f"DFDET_{name}_ROOT", raising=False)
-    run, _ = trained_run
-
-    def make(*overrides: str):
-        return compose_cfg(
-            "benchmark",
-            [
-                f"ckpt_path={run / 'checkpoints' / 'best.ckpt'}",
-                f"paths.data_dir={data_dir}",
-                f"paths.output_dir={tmp_path / 'bench'}",
-                "trainer.accelerator=cpu",
-                "trainer.enable_progress_bar=false",
-                *overrides,
-            ],
-        )
-
-    return make
+    return lambda *overrides: trained_task_cfg("benchmark", "bench", *overrides)
 
 
-def test_one_table_with_synthetic_and_a_skipped_set(bench_cfg, compose_cfg, trained_run, tmp_path: Path) -> None:
+def test_one_table_with_synthetic_and_a_skipped_set(bench_cfg, trained_task_cfg, tmp_path: Path) -> None:
     report = benchmark(bench_cfg("test_sets=[synthetic,ffpp,dfdcp]", *TINY_SET), config_dir=str(CONF))
-    ckpt, data = trained_run[0] / "checkpoints" / "best.ckpt", bench_cfg().paths.data_dir
-    overrides = [f"ckpt_path={ckpt}", f"paths.data_dir={data}", f"paths.output_dir={tmp_path / 'direct'}"]
-    direct = evaluate(
-        compose_cfg("evaluate", [*overrides, "trainer.accelerator=cpu", "trainer.enable_progress_bar=false"])
-    )
+    direct = evaluate(trained_task_cfg("evaluate", "direct"))
     sets = {s["name"]: s for s in report["sets"]}
     synthetic = sets["synthetic"]
     assert synthetic["status"] == "ok"

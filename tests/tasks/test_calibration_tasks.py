@@ -40,19 +40,10 @@ def test_checkpoint_without_calibration_buffers_still_loads(trained_run, tmp_pat
     assert float(model.temperature) == 1.0 and model.band() is None
 
 
-def test_evaluate_reports_ece_intervals_and_small_sets(trained_run, compose_cfg, data_dir: Path, tmp_path: Path,
-                                                       caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
-    run, _ = trained_run
-    cfg = compose_cfg(
-        "evaluate",
-        [
-            f"ckpt_path={run / 'checkpoints' / 'best.ckpt'}",
-            f"paths.data_dir={data_dir}",
-            f"paths.output_dir={tmp_path / 'eval'}",
-            "trainer.accelerator=cpu",
-            "trainer.enable_progress_bar=false",
-        ],
-    )
+def test_evaluate_reports_ece_intervals_and_small_sets(
+    trained_task_cfg, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = trained_task_cfg("evaluate", "eval")
     metrics = evaluate(cfg)
     saved = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert 0 <= saved["test/ece"] <= 1 and 0 <= saved["test/video_ece"] <= 1

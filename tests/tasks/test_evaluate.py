@@ -14,24 +14,8 @@ from dfdet.tasks.evaluate import evaluate
 
 
 @pytest.fixture
-def eval_cfg(trained_run, data_dir: Path, tmp_path: Path, compose_cfg):
-    compose_config = compose_cfg
-    run, _ = trained_run
-
-    def make(*overrides: str):
-        return compose_config(
-            "evaluate",
-            [
-                f"ckpt_path={run / 'checkpoints' / 'best.ckpt'}",
-                f"paths.data_dir={data_dir}",
-                f"paths.output_dir={tmp_path / 'eval'}",
-                "trainer.accelerator=cpu",
-                "trainer.enable_progress_bar=false",
-                *overrides,
-            ],
-        )
-
-    return make
+def eval_cfg(trained_task_cfg):
+    return lambda *overrides: trained_task_cfg("evaluate", "eval", *overrides)
 
 
 def test_evaluate_agrees_with_training_test_metrics(trained_run, eval_cfg, tmp_path: Path) -> None:

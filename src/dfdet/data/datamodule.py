@@ -167,19 +167,23 @@ class DeepfakeDataModule(L.LightningDataModule):
 
     def methods(self) -> np.ndarray:
         """The ``method`` (``real``, or the manipulation / attack id) of each ``video_idx``, shape (V,) of str."""
-        manifest = self._manifest()
-        by_idx = np.empty(int(manifest["video_idx"].max()) + 1, dtype=object)
-        by_idx[manifest["video_idx"].to_numpy()] = manifest["method"].astype(str).to_numpy()
-        return by_idx
+        methods = self.per_video("method")
+        assert methods is not None  # a required manifest column
+        return methods
 
     def subsets(self) -> np.ndarray | None:
         """The ``subset`` (e.g. the generator whose test set it belongs to, reals included) of each ``video_idx``, or
         None when the manifest has no ``subset`` column."""
+        return self.per_video("subset")
+
+    def per_video(self, column: str) -> np.ndarray | None:
+        """The manifest's ``column`` of each ``video_idx`` (index into the result), shape (V,) of str (e.g.
+        ``speaker`` for audio); None when the manifest has no such column."""
         manifest = self._manifest()
-        if "subset" not in manifest.columns:
+        if column not in manifest.columns:
             return None
         by_idx = np.empty(int(manifest["video_idx"].max()) + 1, dtype=object)
-        by_idx[manifest["video_idx"].to_numpy()] = manifest["subset"].astype(str).to_numpy()
+        by_idx[manifest["video_idx"].to_numpy()] = manifest[column].astype(str).to_numpy()
         return by_idx
 
     def video_files(self, split: str) -> dict[str, Path]:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dfdet.data.datamodule import DeepfakeDataModule
@@ -184,16 +183,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     return result
 
 
-def speakers_of(datamodule: DeepfakeDataModule) -> np.ndarray | None:
-    """The ``speaker`` of each ``video_idx`` (utterance) when the manifest names speakers (audio), else None."""
-    manifest = datamodule.manifest
-    if manifest is None or "speaker" not in manifest.columns:
-        return None
-    by_idx = np.empty(int(manifest["video_idx"].max()) + 1, dtype=object)
-    by_idx[manifest["video_idx"].to_numpy()] = manifest["speaker"].astype(str).to_numpy()
-    return by_idx
-
-
 def uncertainty_report(
     model: DeepfakeDetector, datamodule: DeepfakeDataModule, out: Path, title: str
 ) -> dict[str, Any]:
@@ -202,7 +191,7 @@ def uncertainty_report(
     metric = model.stage_metrics("test")
     rows = model.predictions["test"]
     save_reliability(rows, out / "reliability.png", metric.aggregation, metric.top_k, title=title)
-    speakers = speakers_of(datamodule)
+    speakers = datamodule.per_video("speaker")  # audio: resample speakers, not utterances
     return video_uncertainty(rows, float(model.threshold), metric.aggregation, metric.top_k, speakers)
 
 
