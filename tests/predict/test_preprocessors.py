@@ -54,3 +54,23 @@ def test_a_modality_without_a_preprocessor_is_one_clear_error() -> None:
     contract = InputContract(modality="audio_visual", size=32, clip_len=4, num_samples=8000, sample_rate=16000)
     with pytest.raises(PredictError, match="no preprocessor for audio_visual models yet"):
         Predictor(StubModel(contract), _faces(0.15))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "field",
+    [{"threshold": 1.5}, {"temperature": 0.0}, {"temperature": float("nan")}, {"uncertain_band": (0.7, 0.3)}],
+)
+def test_nonsense_calibration_from_a_file_is_one_clear_error(field: dict[str, Any]) -> None:
+    fields = ModelInfo.contract_fields(InputContract(modality="face", size=32))
+    base = {"name": "m", "version": "0", "format": "onnx", "backbone": "x", "threshold": 0.5, "threshold_source": "x"}
+    with pytest.raises(PredictError, match="invalid"):
+        ModelInfo(**{**base, **fields, **field})
+
+
+def test_hostile_input_contract_in_export_metadata_is_refused() -> None:
+    from dfdet.contract import ContractError
+    from dfdet.legacy import contract_from_metadata
+
+    for contract in ({"modality": "face", "size": 10**9}, {"modality": "face", "size": 96, "exec": "rm -rf /"}):
+        with pytest.raises(ContractError):
+            contract_from_metadata({"input_contract": contract, "input_size": 96, "threshold": 0.5})

@@ -6,6 +6,7 @@ The ONNX path imports neither Lightning nor timm: the metadata is read from the 
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -77,6 +78,21 @@ class ModelInfo:
     uncertain_band: tuple[float, float] | None = None
     trained_on: str = "unknown"
 
+    def __post_init__(self) -> None:
+        # These come from files other people made (export metadata, checkpoint buffers): refuse nonsense in one line.
+        band = self.uncertain_band
+        problems = []
+        if not 0.0 <= self.threshold <= 1.0:
+            problems.append(f"threshold={self.threshold}")
+        if not 0.0 < self.temperature < math.inf:
+            problems.append(f"temperature={self.temperature}")
+        if band is not None and not 0.0 <= band[0] <= band[1] <= 1.0:
+            problems.append(f"uncertain_band={list(band)}")
+        if self.top_k < 1:
+            problems.append(f"top_k={self.top_k}")
+        if problems:
+            raise PredictError(f"model {self.name}: invalid {', '.join(problems)} in its metadata or checkpoint")
+
     @staticmethod
     def contract_fields(contract: InputContract) -> dict[str, Any]:
         """The fields of a :class:`ModelInfo` that come from the model's input contract."""
@@ -133,10 +149,17 @@ class OnnxModel:
             contract = contract_from_metadata(meta)
         except (DfdetError, KeyError, TypeError, ValueError) as exc:
             raise PredictError(f"{path} has an unreadable input contract in its metadata ({exc})") from exc
+        version = meta.get("version") or str(meta.get("checkpoint_sha256") or file_sha256(self.path))[:12]
+        try:
+            self.info = self._info(meta, contract, str(version))
+        except (TypeError, ValueError, IndexError) as exc:
+            raise PredictError(f"{path} has unreadable dfdet metadata ({type(exc).__name__}: {exc})") from exc
+
+    def _info(self, meta: dict[str, Any], contract: InputContract, version: str) -> ModelInfo:
+        """The :class:`ModelInfo` of the metadata (raises TypeError / ValueError on values of the wrong kind)."""
         audio = contract.modality == "audio"
         band = meta.get("uncertain_band")
-        version = meta.get("version") or str(meta.get("checkpoint_sha256") or file_sha256(self.path))[:12]
-        self.info = ModelInfo(
+        return ModelInfo(
             name=str(meta.get("name") or self.path.stem),
             version=str(version),
             format="onnx",
