@@ -7,11 +7,14 @@ Pure functions on fake-probabilities (or logits, for the temperature) and labels
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: the ONNX predictor imports this module for verdict()
 
 
 def _as_numpy(values: Tensor | np.ndarray | list[float]) -> np.ndarray:
@@ -36,6 +39,8 @@ def reliability_table(probs: Tensor | np.ndarray, target: Tensor | np.ndarray, b
         One row per bin: ``lo``, ``hi``, ``count``, ``confidence`` (mean confidence), ``accuracy`` (fraction
         correct); empty bins have count 0 and nan means.
     """
+    import pandas as pd
+
     p, y = _as_numpy(probs), _as_numpy(target)
     if p.shape != y.shape:
         raise ValueError(f"probs and target differ in length: {p.shape[0]} and {y.shape[0]}")

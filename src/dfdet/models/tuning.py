@@ -184,8 +184,7 @@ class LayerNormTuning(Full):
 def _replace_classifier(net: nn.Module, old: nn.Module, new: nn.Module) -> None:
     for name, module in net.named_modules():
         if module is old:
-            parent, _, attr = name.rpartition(".")
-            setattr(net.get_submodule(parent) if parent else net, attr, new)
+            net.set_submodule(name, new)
             return
     raise ModelConfigError("the classifier is not a submodule of the network")
 
@@ -227,8 +226,7 @@ def _merge_lora(net: nn.Module) -> None:
     for name, module in list(net.named_modules()):
         if isinstance(module, LoraLayer):
             module.merge()
-            parent, _, attr = name.rpartition(".")
-            setattr(net.get_submodule(parent) if parent else net, attr, module.get_base_layer())
+            net.set_submodule(name, module.get_base_layer())
 
 
 class SVDResidual(Full):
@@ -260,9 +258,8 @@ class SVDResidual(Full):
         for param in net.parameters():
             param.requires_grad = False
         for name in names:
-            parent, _, attr = name.rpartition(".")
-            owner = net.get_submodule(parent) if parent else net
-            setattr(owner, attr, SVDResidualLinear.from_linear(getattr(owner, attr), self.residual_rank))
+            linear = cast(nn.Linear, net.get_submodule(name))  # target_linears returns nn.Linear names only
+            net.set_submodule(name, SVDResidualLinear.from_linear(linear, self.residual_rank))
         for param in classifier(net).parameters():
             param.requires_grad = True
         return net
@@ -285,8 +282,7 @@ def merge_for_export(net: nn.Module) -> nn.Module:
         _merge_lora(net)
     for name, module in list(net.named_modules()):
         if isinstance(module, SVDResidualLinear):
-            parent, _, attr = name.rpartition(".")
-            setattr(net.get_submodule(parent) if parent else net, attr, module.to_linear())
+            net.set_submodule(name, module.to_linear())
     return net
 
 

@@ -8,7 +8,6 @@ returns the manifest: one row per utterance with columns ``dataset``, ``split`` 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pandas as pd
 
 from dfdet.data.audio.io import AUDIO_EXTENSIONS
 from dfdet.data.audio.synthetic.generate import SyntheticAudioSpec, ensure_synthetic_audio
-from dfdet.data.layouts import root_or_raise
+from dfdet.data.layouts import root_or_raise, stable_fraction
 from dfdet.errors import DatasetNotFoundError, ManifestError
 
 COLUMNS = ("dataset", "split", "utt_id", "speaker", "label", "method", "path")
@@ -133,10 +132,6 @@ FOLDER_SKETCH = (
 )
 
 
-def _hash_fraction(key: str) -> float:
-    return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 16**8
-
-
 class AudioFolderSource:
     """Your own audio: ``real/`` and ``fake/`` folders of wav/flac/mp3/m4a files.
 
@@ -190,7 +185,7 @@ class AudioFolderSource:
                 if "/" in key:
                     split = key.split("/")[0]
                 else:
-                    u = _hash_fraction(f"{cls}/{rel.as_posix()}")
+                    u = stable_fraction(f"{cls}/{rel.as_posix()}")
                     split = (
                         "test"
                         if u < self.test_fraction

@@ -9,7 +9,6 @@ once, so that the file format cannot be learnt as a shortcut (see :mod:`dfdet.da
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from collections.abc import Iterable
@@ -19,7 +18,7 @@ import pandas as pd
 
 from dfdet.data.images import COLUMNS, IMAGE_EXTENSIONS
 from dfdet.data.images.reencode import Reencode
-from dfdet.data.layouts import root_or_raise
+from dfdet.data.layouts import root_or_raise, stable_fraction
 from dfdet.errors import DatasetNotFoundError
 
 REAL_DIRS = {"nature": 0, "ai": 1, "0_real": 0, "1_fake": 1, "real": 0, "fake": 1}
@@ -31,11 +30,6 @@ def image_files(folder: Path) -> list[Path]:
     for parent, _, names in os.walk(folder):
         found += [Path(parent) / n for n in names if n.lower().endswith(IMAGE_EXTENSIONS)]
     return sorted(found)
-
-
-def hash_fraction(key: str) -> float:
-    """A stable number in [0, 1) from ``key`` (file-name based splits stay put when files are added)."""
-    return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 16**8
 
 
 def short_name(name: str) -> str:
@@ -161,7 +155,7 @@ class GenImageSource:
                 label = REAL_DIRS[cls]
                 method = g if label else "real"
                 for row in class_rows(root, found[g] / "train" / cls, self.name, "train", label, method, g):
-                    if hash_fraction(str(row["image_id"])) < self.val_fraction:
+                    if stable_fraction(str(row["image_id"])) < self.val_fraction:
                         row["split"] = "val"
                     rows.append(row)
         for g in test:
@@ -357,7 +351,7 @@ class ImageFolderSource:
                 row["subset"] = rel.parts[0] if len(rel.parts) > 1 else "all"
                 row["method"] = "real" if cls == "real" else (rel.parts[0] if len(rel.parts) > 1 else "fake")
                 if "/" not in key:
-                    u = hash_fraction(str(row["image_id"]))
+                    u = stable_fraction(str(row["image_id"]))
                     row["split"] = (
                         "test" if u < self.test_fraction else "val" if u < self.test_fraction + self.val_fraction
                         else "train"
