@@ -3,7 +3,6 @@ the sets that ran, written as Markdown, CSV, JSON and a bar chart (see :mod:`dfd
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from dfdet.utils.runinfo import run_info
+from dfdet.utils.runinfo import run_info, write_json
 
 # metric key of evaluate (without the split) -> column title
 METRICS = {
@@ -161,17 +160,6 @@ def markdown(results: list[SetResult], mean: dict[str, float], checkpoint: str, 
     return "\n".join(lines) + "\n"
 
 
-def _clean(value: Any) -> Any:
-    """NaN to None, recursively (JSON has no NaN)."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
 def save_bar_chart(results: list[SetResult], mean: dict[str, float], path: Path, title: str = "") -> Path:
     """Frame and video AUC of each set that ran, and their mean, as grouped bars (skipped sets named below)."""
     import matplotlib
@@ -222,7 +210,7 @@ def write_benchmark(results: list[SetResult], out: Path, checkpoint: str, split:
         "skipped": [r.name for r in results if r.status != "ok"],
         "run_info": run_info(),
     }
-    (out / "benchmark.json").write_text(json.dumps(_clean(report), indent=2))
+    write_json(out / "benchmark.json", report)
     save_bar_chart(results, mean, out / "benchmark.png", title=f"{Path(checkpoint).name} ({split})")
     return report
 

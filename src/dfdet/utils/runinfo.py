@@ -83,6 +83,8 @@ def write_json(path: str | Path, payload: dict[str, Any]) -> None:
             return None
         if isinstance(v, dict):
             return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(x) for x in v]
         return v
 
     path = Path(path)
