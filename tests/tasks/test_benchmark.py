@@ -31,7 +31,7 @@ def bench_cfg(trained_task_cfg, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_one_table_with_synthetic_and_a_skipped_set(bench_cfg, trained_task_cfg, tmp_path: Path) -> None:
-    report = benchmark(bench_cfg("test_sets=[synthetic,ffpp,dfdcp]", *TINY_SET), config_dir=str(CONF))
+    report = benchmark(bench_cfg("test_sets=[synthetic,ffpp,vfhq]", *TINY_SET), config_dir=str(CONF))
     direct = evaluate(trained_task_cfg("evaluate", "direct"))
     sets = {s["name"]: s for s in report["sets"]}
     synthetic = sets["synthetic"]
@@ -47,13 +47,13 @@ def test_one_table_with_synthetic_and_a_skipped_set(bench_cfg, trained_task_cfg,
 
     assert sets["ffpp"]["status"] == "skipped" and "data.root is not set" in sets["ffpp"]["reason"]
     assert sets["ffpp"]["reason"].startswith("no release folder (+roots.ffpp=/path/to/release or DFDET_FFPP_ROOT): ")
-    assert sets["dfdcp"]["status"] == "skipped" and "no data config conf/data/dfdcp.yaml" in sets["dfdcp"]["reason"]
-    assert report["ran"] == ["synthetic"] and report["skipped"] == ["ffpp", "dfdcp"]
+    assert sets["vfhq"]["status"] == "skipped" and "no data config conf/data/vfhq.yaml" in sets["vfhq"]["reason"]
+    assert report["ran"] == ["synthetic"] and report["skipped"] == ["ffpp", "vfhq"]
     assert report["mean"]["auc"] == pytest.approx(synthetic["metrics"]["auc"])  # the mean of the sets that ran
 
     out = tmp_path / "bench"
     table = pd.read_csv(out / "benchmark.csv")
-    assert list(table["test_set"]) == ["synthetic", "ffpp", "dfdcp", "mean"]
+    assert list(table["test_set"]) == ["synthetic", "ffpp", "vfhq", "mean"]
     assert list(table["status"]) == ["ok", "skipped", "skipped", "mean"]
     assert table.loc[0, "auc"] == pytest.approx(direct["test/auc"], abs=1e-6) and table.loc[0, "frames_per_video"] == 4
     saved = json.loads((out / "benchmark.json").read_text())
@@ -150,6 +150,6 @@ def test_only_data_configs_are_test_sets() -> None:
 
     with initialize_config_dir(str(CONF), version_base="1.3"):
         assert compose_data("celebdf").source.layout == "celebdf"
-        for name in ("dfdcp", "base/datamodule", "../train", "x=y"):
+        for name in ("vfhq", "base/datamodule", "../train", "x=y"):
             with pytest.raises(DatasetNotFoundError, match=r"no data config .* \(known: asvspoof2019_la, "):
                 compose_data(name)

@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from dfdet.data.manifest import SPLITS, split_frames, validate_manifest, video_keys
+from dfdet.data.pairs import collate_pairs, paired_dataset
 from dfdet.data.readers import KEYS, ItemReader
 from dfdet.data.sources import Source
 from dfdet.data.synthesis import FakeSynthesis, SynthesizedFrameDataset
@@ -52,6 +53,14 @@ class DeepfakeDataModule(L.LightningDataModule):
             FaceForensics++'s 4-5 fakes per real; False shuffles uniformly.
         seed: seeds the training reader's generator in the main process (audio crops); workers reseed from the
             run seed.
+        paired: draw each fake training item together with the real item of the video it was made from (the
+            manifest's ``original``; :mod:`dfdet.data.pairs`, as GenD trains): batches of ``batch_size / 2`` pairs,
+            one epoch = every paired fake once; fakes without their real video in train are left out (counted).
+        methods: the manipulation methods whose fakes train and validate (reals are always kept); None: all.
+        test_methods: the methods whose fakes are tested; None: ``methods``. With ``methods``, the
+            cross-manipulation protocol (train on some methods, test on the others).
+        leave_out: one method held out: train and validate on every other method, test on it alone (DeepfakeBench's
+            leave-one-out tables: ``train.py -m data.leave_out=Deepfakes,Face2Face,FaceSwap,NeuralTextures``).
     """
 
     def __init__(
@@ -69,6 +78,10 @@ class DeepfakeDataModule(L.LightningDataModule):
         synthesis: FakeSynthesis | None = None,
         balance: bool = False,
         seed: int | None = None,
+        paired: bool = False,
+        methods: list[str] | None = None,
+        test_methods: list[str] | None = None,
+        leave_out: str | None = None,
     ) -> None:
         super().__init__()
         if synthesis is not None and not isinstance(synthesis, FakeSynthesis):
@@ -87,6 +100,20 @@ class DeepfakeDataModule(L.LightningDataModule):
                 f"data.train_transform is a {type(train_transform).__name__}, not an audio augmentation: audio data "
                 "takes dfdet.transforms.audio.AudioAugment or null (do not combine augment=... with audio data)"
             )
+        if paired and (balance or synthesis is not None):
+            raise DataConfigError(
+                "data.paired=true draws fakes with their own real videos; it cannot be combined with data.balance=true "
+                "or synthesis=..."
+            )
+        if paired and (batch_size < 2 or batch_size % 2):
+            raise DataConfigError(f"data.paired=true needs an even data.batch_size (pairs), got {batch_size}")
+        if leave_out is not None and (methods is not None or test_methods is not None):
+            raise DataConfigError("data.leave_out=... chooses the methods itself: do not also set data.methods")
+        self.paired = paired
+        # methods() is the per-video method lookup: the selections keep other names
+        self.train_methods = None if methods is None else [str(m) for m in methods]
+        self.test_methods = None if test_methods is None else [str(m) for m in test_methods]
+        self.leave_out = leave_out
         self.source = source
         self.reader = reader
         self.modality = modality
@@ -116,6 +143,7 @@ class DeepfakeDataModule(L.LightningDataModule):
         manifest = self.source.manifest().reset_index(drop=True)
         id_column = self.source.id_column
         validate_manifest(manifest, where=self.source.name, id_column=id_column)
+        manifest = self._select_methods(manifest)  # before numbering videos: video_idx indexes video_names()
         if self.check_files:
             missing = [p for p in manifest["path"] if not os.path.exists(p)]
             if missing:
@@ -146,6 +174,35 @@ class DeepfakeDataModule(L.LightningDataModule):
             transform = self.train_transform if train else self.eval_transform
             seed = None if self.seed is None else rank_seed(self.seed)  # ranks draw different crops
             self.datasets[split] = self.reader.dataset(rows, video_idx, transform, train, seed)
+            if train and self.paired:
+                self.datasets[split] = paired_dataset(self.datasets[split], manifest, id_column)
+
+    def _select_methods(self, manifest: pd.DataFrame) -> pd.DataFrame:
+        """Keeps the fakes of the chosen methods (``methods`` for train and val, ``test_methods`` for test) and every
+        real; raises :class:`DataConfigError` naming an unknown method."""
+        present = sorted(set(manifest.loc[manifest["label"] == 1, "method"].astype(str)))
+        train_methods, test_methods = self.train_methods, self.test_methods
+        if self.leave_out is not None:
+            train_methods = [m for m in present if m != self.leave_out]
+            test_methods = [self.leave_out]
+        elif test_methods is None:
+            test_methods = train_methods
+        for option, chosen in (("methods", train_methods), ("test_methods", test_methods)):
+            unknown = sorted(set(chosen or ()) - set(present))
+            if unknown:
+                name = "leave_out" if self.leave_out is not None else option
+                raise DataConfigError(
+                    f"data.{name}: {self.source.name} has no fakes of method(s) {', '.join(unknown)}; its methods: "
+                    f"{', '.join(present)}"
+                )
+        if train_methods is None and test_methods is None:
+            return manifest
+        method = manifest["method"].astype(str)
+        keep = manifest["label"] == 0
+        for splits, chosen in ((("train", "val"), train_methods), (("test",), test_methods)):
+            in_splits = manifest["split"].isin(splits)
+            keep |= in_splits & (method.isin(chosen) if chosen is not None else True)
+        return manifest[keep].reset_index(drop=True)
 
     def _manifest(self) -> pd.DataFrame:
         self.setup()
@@ -214,16 +271,19 @@ class DeepfakeDataModule(L.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         dataset = self._dataset(split)
         sampler = self._balanced_sampler(split) if shuffle and self.balance else None
+        pairs = split == "train" and self.paired
+        batch_size = self.batch_size // 2 if pairs else self.batch_size
         return DataLoader(
             dataset,
-            batch_size=self.batch_size,
+            batch_size=batch_size,
+            collate_fn=collate_pairs if pairs else None,
             shuffle=shuffle and sampler is None,
             sampler=sampler,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
             worker_init_fn=seed_worker,
-            drop_last=shuffle and len(dataset) > self.batch_size,  # type: ignore[arg-type]
+            drop_last=shuffle and len(dataset) > batch_size,  # type: ignore[arg-type]
         )
 
     def _balanced_sampler(self, split: str) -> WeightedRandomSampler:

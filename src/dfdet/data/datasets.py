@@ -109,6 +109,8 @@ class ClipDataset(Dataset):
                 chosen = [paths[min(start + k, len(paths) - 1)] for k in range(clip_len)]
                 self.clips.append((chosen, label, int(vid), int(indices[start])))
         self.labels = torch.tensor([c[1] for c in self.clips], dtype=torch.float32)
+        self.video_idx = torch.tensor([c[2] for c in self.clips], dtype=torch.long)
+        self.frame_index = torch.tensor([c[3] for c in self.clips], dtype=torch.long)
 
     def __len__(self) -> int:
         return len(self.clips)

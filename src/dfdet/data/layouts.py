@@ -23,8 +23,9 @@ import pandas as pd
 from dfdet.errors import DatasetNotFoundError
 
 # One row per video: split in train/val/test, label 0 real / 1 fake, method ("real" for real videos),
-# source = path of the video (or image) relative to the release root.
-VIDEO_COLUMNS = ("dataset", "split", "video_id", "label", "method", "source")
+# source = path of the video (or image) relative to the release root, original = the video_id of the real video a
+# fake was made from ("" for reals and where the release does not say), for paired sampling (data.paired).
+VIDEO_COLUMNS = ("dataset", "split", "video_id", "label", "method", "source", "original")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,45 @@ LAYOUTS: dict[str, Layout] = {
             "<root>/dfdc_train_part_0/metadata.json and *.mp4 ... (one folder per downloaded part), and/or\n"
             "<root>/<test folder>/labels.csv or metadata.json with is_fake (public test set), and/or\n"
             "<root>/dataset.json (DFDC preview)"
+        ),
+    ),
+    "deeperforensics": Layout(
+        name="DeeperForensics-1.0",
+        required=("manipulated_videos/{perturbation}", "source_videos", "lists/splits/test.txt"),
+        sketch=(
+            "<root>/manipulated_videos/{perturbation}/000_M101.mp4 ... (end_to_end, or a perturbed variant)\n"
+            "<root>/source_videos/M101/.../*.mp4 ... (the actors' real videos, any depth)\n"
+            "<root>/lists/splits/{{train,val,test}}.txt"
+        ),
+    ),
+    "wilddeepfake": Layout(
+        name="WildDeepfake",
+        required=("real_test|real_train", "fake_test|fake_train"),
+        sketch=(
+            "<root>/{{real,fake}}_{{train,test}}/<video>/.../<frame>.png ... (the release's .tar.gz archives "
+            "unpacked in place: tar -xzf <n>.tar.gz; each folder of frames is one face sequence)"
+        ),
+    ),
+    "ffiw": Layout(
+        name="FFIW-10K",
+        required=("source", "target"),
+        sketch=(
+            "<root>/source/{{train,val,test}}/<name>.mp4 ... (real)\n"
+            "<root>/target/{{train,val,test}}/<name>.mp4 ... (the same videos with manipulated faces)"
+        ),
+    ),
+    "uadfv": Layout(
+        name="UADFV",
+        required=("real", "fake"),
+        sketch="<root>/real/0000.mp4 ... and <root>/fake/0000_fake.mp4 ...",
+    ),
+    "df40": Layout(
+        name="DF40",
+        required=("*/*",),
+        sketch=(
+            "<root>/<method>/{{ff,cdf}}/frames/<video>/<frame>.png ... (the processed test or training archives, "
+            "fake frames only)\nreal frames: data.source.release.real_dirs=[...] (folders of per-video frame "
+            "folders, e.g. the FF++ and Celeb-DF real frames linked from the DF40 README)"
         ),
     ),
     "folder": Layout(
@@ -197,9 +237,11 @@ class LayoutReport:
 
 
 def video_table(rows: Iterable[dict]) -> pd.DataFrame:
-    """Builds the video table from row dicts with the keys of :data:`VIDEO_COLUMNS`, sorted by split and video."""
+    """Builds the video table from row dicts with the keys of :data:`VIDEO_COLUMNS` (``original`` optional),
+    sorted by split and video."""
     df = pd.DataFrame(list(rows), columns=list(VIDEO_COLUMNS))
     df["label"] = df["label"].astype("int64")
+    df["original"] = df["original"].fillna("").astype(str)
     return df.sort_values(["split", "video_id"], kind="stable").reset_index(drop=True)
 
 
@@ -227,6 +269,19 @@ def pick_groups(groups: Iterable[str], fraction: float) -> set[str]:
     if fraction > 0 and count == 0 and len(unique) > 1:
         count = 1
     return set(unique[:count])
+
+
+def frame_sequences(folder: Path, extensions: tuple[str, ...]) -> list[Path]:
+    """The folders under ``folder`` (itself included, any depth, hidden ones skipped) that directly hold files with
+    one of ``extensions``: each is the frame sequence of one video; sorted."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if any(Path(f).suffix.lower() in extensions for f in files):
+            found.append(Path(path))
+    return sorted(found)
 
 
 def list_files(folder: Path, extensions: tuple[str, ...]) -> tuple[list[Path], list[Path]]:

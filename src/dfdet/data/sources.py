@@ -82,7 +82,12 @@ class SyntheticSource:
         return ensure_synthetic(self.spec, self.cache_dir)
 
     def manifest(self) -> pd.DataFrame:
-        return read_manifest(self.manifest_path(), check_files=False)  # the datamodule checks files
+        """The frame manifest, with ``original``: a fake's id starts with the id of the real video it was made from
+        (``train_id003_v1_faceswap_id007`` from ``train_id003_v1``)."""
+        df = read_manifest(self.manifest_path(), check_files=False)  # the datamodule checks files
+        real_id = df["video_id"].astype(str).str.extract(r"^(\w+?_id\d+_v\d+)_", expand=False).fillna("")
+        df["original"] = real_id.where(df["label"] == 1, "")
+        return df
 
 
 class ReleaseChecker(Protocol):

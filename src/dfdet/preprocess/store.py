@@ -35,7 +35,7 @@ from dfdet.preprocess.pipeline import VideoFaces
 MANIFEST = "manifest.parquet"
 FAILURES = "failures.csv"
 SETTINGS = "preprocess.json"
-TABLE_COLUMNS = ("dataset", "split", "video_id", "label", "method")
+TABLE_COLUMNS = ("dataset", "split", "video_id", "label", "method", "original")
 
 
 class ProcessedDirError(DfdetError):
@@ -162,7 +162,7 @@ class ProcessedStore:
                     stale.append(row.video_id)
                     continue
                 for col in TABLE_COLUMNS:
-                    part[col] = getattr(row, col)
+                    part[col] = getattr(row, col, "")
                 parts.append(part)
             elif self.failure_path(row.video_id).is_file():
                 failures.append(json.loads(self.failure_path(row.video_id).read_text()))

@@ -60,10 +60,11 @@ class _Deadline:
 def read_media(
     path: str | os.PathLike, count: int, seek_gap: int | None = None, timeout_s: float | None = None
 ) -> tuple[np.ndarray, list, int]:
-    """Reads ``count`` uniformly sampled frames of a video, or an image as a one-frame video.
+    """Reads ``count`` uniformly sampled frames of a video, of a folder of frames, or an image as a one-frame video.
 
     Args:
-        path: video or image file.
+        path: video or image file, or a folder whose images (:data:`IMAGE_EXTENSIONS`, sorted by name) are the
+            frames of one video (releases of face sequences: WildDeepfake, DF40).
         count: frames to sample.
         seek_gap: seek instead of decoding when the next sampled frame is more than this many frames ahead;
             None always decodes sequentially (exact for variable frame rates).
@@ -79,6 +80,8 @@ def read_media(
         DecodeError: unreadable, empty or without video stream.
     """
     path = Path(path)
+    if path.is_dir():
+        return _read_frame_folder(path, count)
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         return np.zeros(1, np.int64), [read_image(path)], 1
     try:
@@ -100,6 +103,29 @@ def read_media(
     if not got:
         raise DecodeError("no decodable frames")
     return np.array([i for i, _ in got], np.int64), [f for _, f in got], total
+
+
+def frame_files(folder: Path) -> list[Path]:
+    """The images directly in ``folder``, sorted by name (frame order)."""
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
+def _read_frame_folder(folder: Path, count: int) -> tuple[np.ndarray, list, int]:
+    """``count`` uniformly sampled frames of a folder of frame images; an unreadable frame is skipped (the caller
+    reports the shortfall), a folder without any readable frame raises :class:`DecodeError`."""
+    files = frame_files(folder)
+    if not files:
+        raise DecodeError("no frame images in the folder")
+    indices, frames = [], []
+    for i in sample_indices(len(files), count):
+        try:
+            frames.append(read_image(files[i]))
+        except DecodeError:
+            continue
+        indices.append(i)
+    if not frames:
+        raise DecodeError("no readable frame images in the folder")
+    return np.array(indices, np.int64), frames, len(files)
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

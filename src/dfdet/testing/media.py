@@ -1,4 +1,5 @@
-"""Small release trees of real mp4 files, for tests and smoke runs (FaceForensics++, Celeb-DF, DFDC, folder).
+"""Small release trees of real mp4 files (and frame folders), for tests and smoke runs: FaceForensics++, Celeb-DF,
+DFDC, DeeperForensics-1.0, WildDeepfake, FFIW-10K, UADFV, DF40, a folder of your own.
 
 Every frame holds a real face: the astronaut photo of scikit-image (Eileen Collins), cropped around her face with a
 window that moves and zooms from frame to frame. In fake clips the face region is altered (blurred, brightened and
@@ -188,6 +189,72 @@ def make_dfdc(root: str | Path, bank: ClipBank) -> Path:
     bank.put(root / "test/uuu.mp4", True, 1)
     (root / "test/labels.csv").write_text("filename,label\nttt.mp4,0\nuuu.mp4,1\n")
     return root
+
+
+def write_frames(folder: str | Path, fake: bool, count: int = 3, seed: int = 0) -> Path:
+    """A face sequence as frame images ``folder/0000.png`` ... (releases of face sequences: WildDeepfake, DF40)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(face_frames(count, fake=fake, seed=seed)):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    return folder
+
+
+def make_deeperforensics(root: str | Path, bank: ClipBank) -> Path:
+    """DeeperForensics-1.0: fakes ``end_to_end/00{0..4}_M00{1,2}`` listed in train/val/test (M001's fakes are in
+    train and test once each: a tie; M002's twice in train, once in val), 2 real videos per actor, an actor M003
+    without fakes."""
+    root = Path(root)
+    lists = {"train": ["000_M001.mp4", "001_M002.mp4", "004_M002"], "val": ["002_M002"], "test": ["003_M001.mp4"]}
+    (root / "lists/splits").mkdir(parents=True, exist_ok=True)
+    for split, names in lists.items():
+        (root / f"lists/splits/{split}.txt").write_text("".join(f"{n}\n" for n in names))
+        for i, name in enumerate(names):
+            bank.put(root / "manipulated_videos/end_to_end" / Path(name).with_suffix(".mp4"), True, i)
+    for actor in ("M001", "M002", "M003"):
+        for k, light in enumerate(("light_up", "light_down")):
+            bank.put(root / f"source_videos/{actor}/{light}/camera_front/{actor}_{light}.mp4", False, k)
+    return root
+
+
+def make_wilddeepfake(root: str | Path, per_folder: int = 2, frames: int = 3) -> Path:
+    """WildDeepfake unpacked: ``{real,fake}_{train,test}/<n>/<kind>/<seq>/*.png``, ``per_folder`` videos each."""
+    root = Path(root)
+    for kind in ("real", "fake"):
+        for split in ("train", "test"):
+            for n in range(per_folder):
+                write_frames(root / f"{kind}_{split}/{n}/{kind}/0", kind == "fake", frames, seed=n)
+    return root
+
+
+def make_ffiw(root: str | Path, bank: ClipBank) -> Path:
+    """FFIW-10K: one source and one target video per split."""
+    root = Path(root)
+    for i, split in enumerate(("train", "val", "test")):
+        bank.put(root / f"source/{split}/{i:05d}.mp4", False, i)
+        bank.put(root / f"target/{split}/{i:05d}.mp4", True, i)
+    (root / "label_json").mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def make_uadfv(root: str | Path, bank: ClipBank, count: int = 3) -> Path:
+    """UADFV: ``real/000k.mp4`` and ``fake/000k_fake.mp4``."""
+    root = Path(root)
+    for i in range(count):
+        bank.put(root / f"real/{i:04d}.mp4", False, i)
+        bank.put(root / f"fake/{i:04d}_fake.mp4", True, i)
+    return root
+
+
+def make_df40(root: str | Path, real_root: str | Path, frames: int = 3) -> tuple[Path, Path]:
+    """DF40: ``simswap/{ff,cdf}/frames/<video>/`` and ``heygen/<video>/`` fakes, and a folder of real sequences."""
+    root, real_root = Path(root), Path(real_root)
+    write_frames(root / "simswap/ff/frames/000_003", True, frames, seed=0)
+    write_frames(root / "simswap/cdf/frames/id0_id1_0000", True, frames, seed=1)
+    write_frames(root / "heygen/clip_a", True, frames, seed=2)
+    for i in range(2):
+        write_frames(real_root / f"frames/{i:03d}", False, frames, seed=i)
+    return root, real_root
 
 
 def stems_by_split(prefix: str, per_split: int) -> dict[str, list[str]]:

@@ -5,8 +5,25 @@ Light to import (no torch): training builds these objects from ``data.source.rel
 
 from dfdet.preprocess.releases.base import Release, ReleaseConfigError
 from dfdet.preprocess.releases.celebdf import CelebDFRelease
+from dfdet.preprocess.releases.deeperforensics import DeeperForensicsRelease
+from dfdet.preprocess.releases.df40 import DF40Release
 from dfdet.preprocess.releases.dfdc import DFDCRelease
+from dfdet.preprocess.releases.ffiw import FFIWRelease
 from dfdet.preprocess.releases.ffpp import FaceForensicsRelease
 from dfdet.preprocess.releases.folder import FolderRelease
+from dfdet.preprocess.releases.uadfv import UADFVRelease
+from dfdet.preprocess.releases.wilddeepfake import WildDeepfakeRelease
 
-__all__ = ["CelebDFRelease", "DFDCRelease", "FaceForensicsRelease", "FolderRelease", "Release", "ReleaseConfigError"]
+__all__ = [
+    "CelebDFRelease",
+    "DF40Release",
+    "DFDCRelease",
+    "DeeperForensicsRelease",
+    "FFIWRelease",
+    "FaceForensicsRelease",
+    "FolderRelease",
+    "Release",
+    "ReleaseConfigError",
+    "UADFVRelease",
+    "WildDeepfakeRelease",
+]

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import pandas as pd
 
-from dfdet.data.layouts import LAYOUTS, LayoutReport, check_layout, resolve_root
+from dfdet.data.layouts import LAYOUTS, LayoutReport, check_layout, resolve_root, split_by_hash
 from dfdet.errors import DfdetError
 
 
@@ -70,3 +70,19 @@ def check_fraction(name: str, value: float) -> float:
 def rel(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` with forward slashes."""
     return path.relative_to(root).as_posix()
+
+
+UNSPLIT = ("test", "hash")  # what a release without an official split does with its videos
+
+
+def check_unsplit(value: str) -> str:
+    """Validates ``data.source.release.unsplit``: ``test`` (every video is test: the cross-dataset protocol) or
+    ``hash`` (train/val/test by a hash of the video's group, as a folder of your own is split)."""
+    if value not in UNSPLIT:
+        raise ReleaseConfigError(f"data.source.release.unsplit must be test or hash, got '{value}'")
+    return value
+
+
+def unsplit_split(group: str, unsplit: str, val_fraction: float = 0.1, test_fraction: float = 0.1) -> str:
+    """The split of a video the release puts in no split (see :func:`check_unsplit`), by its ``group`` key."""
+    return "test" if unsplit == "test" else split_by_hash(group, val_fraction, test_fraction)

@@ -11,7 +11,8 @@ Splits: the listed videos are the test set and never enter training. Val is carv
 identity (the target identity ``idA`` of a fake ``idA_idB_nnnn``; each YouTube-real video is its own identity):
 ``val_fraction`` of the celebrity identities and of the YouTube-real videos, picked by
 :func:`~dfdet.data.layouts.pick_groups`. The source identity ``idB`` of a fake may appear in training.
-Video ids: ``Celeb-real/id0_0000``, ``YouTube-real/00000``, ``Celeb-synthesis/id0_id1_0000``.
+Video ids: ``Celeb-real/id0_0000``, ``YouTube-real/00000``, ``Celeb-synthesis/id0_id1_0000`` (whose ``original``
+is ``Celeb-real/id0_0000``).
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class CelebDFRelease(Release):
                     "label": label,
                     "method": "Celeb-synthesis" if label else "real",
                     "source": source,
+                    "original": _original(path.stem) if label else "",
                 }
             )
         return video_table(rows), report
@@ -108,3 +110,10 @@ class CelebDFRelease(Release):
                 continue
             labels[parts[1]] = 1 - int(parts[0])
         return labels
+
+
+def _original(stem: str) -> str:
+    """The real video a Celeb-DF fake was made from: ``id0_id1_0000`` (the face of id1 in video id0_0000) comes
+    from ``Celeb-real/id0_0000``; "" for another name."""
+    parts = stem.split("_")
+    return f"Celeb-real/{parts[0]}_{parts[2]}" if len(parts) == 3 and parts[0].startswith("id") else ""

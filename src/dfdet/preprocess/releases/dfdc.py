@@ -12,7 +12,8 @@ Splits: training parts are train, except a validation set carved by original vid
 original; :func:`~dfdet.data.layouts.pick_groups` over the originals) or, with ``val_parts``, whole parts. Public
 test folders are test. The preview keeps its own train/test ``set``; its val is carved by ``target_id``.
 The method of full-DFDC fakes is not released: ``method`` is ``dfdc`` for them; preview fakes keep
-``method_A``/``method_B``. Video ids: ``dfdc_train_part_0/abc``, ``<test folder>/abc``, preview paths.
+``method_A``/``method_B``. Video ids: ``dfdc_train_part_0/abc``, ``<test folder>/abc``, preview paths. A
+training fake's ``original`` is its metadata's ``original`` (in the same part); the test sets do not say.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class DFDCRelease(Release):
                 report.add_absent(f"{part.name}/metadata.json", name)
                 continue
             original = entry.get("original") if label == "FAKE" else None
+            original = original if isinstance(original, str) and original else None
             rows.append(
                 {
                     "dataset": self.key,
@@ -95,6 +97,7 @@ class DFDCRelease(Release):
                     "label": int(label == "FAKE"),
                     "method": "dfdc" if label == "FAKE" else "real",
                     "source": f"{part.name}/{name}",
+                    "original": f"{part.name}/{Path(original).stem}" if original else "",
                     "_group": Path(original or name).stem,
                     "_part": part.name[len(PART_PREFIX) :],
                 }

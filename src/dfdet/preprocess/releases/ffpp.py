@@ -9,7 +9,9 @@ Layout (``c0`` is an alias of ``raw``)::
 Splits: each split file is a list of pairs ``[a, b]``; the originals ``a`` and ``b`` and the fakes ``a_b`` and
 ``b_a`` belong to that split. The actor videos (``actors`` originals and ``DeepFakeDetection`` fakes) have no
 official split; they are split by actor (the target actor for a fake) with :func:`~dfdet.data.layouts.pick_groups`.
-Video ids: ``youtube/000``, ``actors/01__kitchen_pan``, ``Deepfakes/000_003``, ...
+Video ids: ``youtube/000``, ``actors/01__kitchen_pan``, ``Deepfakes/000_003``, ... A fake ``a_b`` (the face of
+``b`` put into video ``a``) has ``original`` ``youtube/a``; ``01_02__kitchen_pan__YVGY8LOK`` has
+``actors/01__kitchen_pan``.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ class FaceForensicsRelease(Release):
             (``youtube`` for the first five, ``actors`` for DeepFakeDetection).
         splits_dir: folder of the official ``train.json``/``val.json``/``test.json``; default ``<root>/splits``.
         actor_val_fraction: fraction of actors in val (actor videos only).
-        actor_test_fraction: fraction of actors in test (actor videos only).
+        actor_test_fraction: fraction of actors in test (actor videos only); 1 puts every actor video in test (DFD
+            as a cross-dataset test set, ``data=dfd``).
     """
 
     key = "ffpp"
@@ -68,7 +71,7 @@ class FaceForensicsRelease(Release):
         self.splits_dir = splits_dir
         self.actor_fractions = (
             check_fraction("actor_val_fraction", actor_val_fraction),
-            check_fraction("actor_test_fraction", actor_test_fraction),
+            1.0 if actor_test_fraction == 1 else check_fraction("actor_test_fraction", actor_test_fraction),
         )
 
     def layout_fmt(self) -> dict[str, str]:
@@ -173,6 +176,7 @@ class FaceForensicsRelease(Release):
                         "label": int(kind != "youtube"),
                         "method": "real" if kind == "youtube" else kind,
                         "source": rel(on_disk[stem], root),
+                        "original": "" if kind == "youtube" else f"youtube/{stem.split('_', 1)[0]}",
                     }
                 )
         return rows
@@ -196,6 +200,15 @@ class FaceForensicsRelease(Release):
                     "label": int(kind != "actors"),
                     "method": "real" if kind == "actors" else kind,
                     "source": rel(path, root),
+                    "original": "" if kind == "actors" else _actor_original(path.stem),
                 }
             )
         return rows
+
+
+def _actor_original(stem: str) -> str:
+    """The actor video a DeepFakeDetection fake was made from: ``01_02__kitchen_pan__YVGY8LOK`` (target actor 01,
+    source actor 02, scene, a random suffix) comes from ``actors/01__kitchen_pan``; "" for another name."""
+    actors, sep, rest = stem.partition("__")
+    scene = rest.rsplit("__", 1)[0] if "__" in rest else ""
+    return f"actors/{actors.split('_', 1)[0]}__{scene}" if sep and scene else ""
