@@ -38,7 +38,8 @@ PREPROCESSING = {
     "audio_visual": "face_clip_with_sound",  # a clip of face crops and the sound around it (num_samples)
 }
 MODALITIES = tuple(PREPROCESSING)
-IMAGE_CROPS = ("center", "grid")  # whole images in evaluation and prediction: one centre crop, or a grid averaged
+# whole images in evaluation and prediction: one centre crop, a grid averaged, or the whole image at once (batch 1)
+IMAGE_CROPS = ("center", "grid", "whole")
 
 # Bounds on every size a config can ask for, so a mistake fails with one line instead of a huge allocation.
 MAX_SIDE = 4096
@@ -159,8 +160,8 @@ class InputContract:
             raise ContractError(f"model.input.crop='{crop}' is not one of {', '.join(IMAGE_CROPS)}")
         set_(self, "crop", crop)
         set_(self, "crops", _bounded("crops", self.crops or (5 if crop == "grid" else 1), 1, 64))
-        if crop == "center" and self.crops != 1:
-            raise ContractError("model.input.crops applies to crop=grid (a centre crop is one crop)")
+        if crop != "grid" and self.crops != 1:
+            raise ContractError(f"model.input.crops applies to crop=grid (crop={crop} is one input per image)")
         if self.resize is not None:
             set_(self, "resize", _bounded("resize", self.resize, int(self.size or 8), MAX_SIDE))
 
@@ -213,6 +214,12 @@ class InputContract:
             )
         if self.modality == "image":
             scale = f"shorter side resized to {self.resize}" if self.resize else "native resolution (no resizing)"
+            if self.crop == "whole":
+                return (
+                    f"whole RGB image at {scale}, padded by reflection to at least {self.size} px, centre-cropped to "
+                    "a multiple of 32 px on each side (at most 2048), one input of its own size, scaled to [0, 1], "
+                    "then (x - mean) / std"
+                )
             crops = "a centre crop" if self.crop == "center" else f"{self.crops} crops on a grid, scores averaged"
             return (
                 f"whole RGB image at {scale}, padded by reflection to at least {self.size} px, {crops} of "

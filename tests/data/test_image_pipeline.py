@@ -158,3 +158,50 @@ def test_a_whole_image_model_trains_and_reports_generators(tmp_path: Path) -> No
     metrics = trainer.test(model, datamodule=dm, verbose=False)[0]
     for key in ("test/acc_gan", "test/acc_diffusion", "test/mean_acc", "test/ap_gan", "test/real_acc_gan"):
         assert 0.0 <= metrics[key] <= 1.0, key
+
+
+def test_whole_image_inputs_keep_the_image() -> None:
+    contract = InputContract(modality="image", size=64, crop="whole")
+    assert contract.crops == 1 and "one input of its own size" in contract.describe()
+    with pytest.raises(ContractError, match="crops applies to crop=grid"):
+        InputContract(modality="image", size=64, crop="whole", crops=4)
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    x = image_inputs(image, 64, MEAN, STD, "whole")
+    assert x.shape == (1, 3, 64, 96)  # sides trimmed to multiples of 32, centred
+    pixels = (x[0].transpose(1, 2, 0) * np.float32(STD) + np.float32(MEAN)) * 255
+    np.testing.assert_allclose(pixels, image[13:77, 12:108], atol=1e-3)
+    assert image_inputs(image[:20, :30], 64, MEAN, STD, "whole").shape == (1, 3, 64, 64)  # padded like crops
+    assert image_inputs(np.zeros((40, 3000, 3), np.uint8), 32, MEAN, STD, "whole").shape == (1, 3, 32, 2048)
+
+
+def test_whole_images_evaluate_export_and_predict_at_their_own_size(tmp_path: Path) -> None:
+    """crop=whole end to end: evaluation items of each image's size (batches of one), an ONNX graph with dynamic
+    height and width verified against eager PyTorch, and prediction through it."""
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    from dfdet.export import ExportOptions, export_detector
+    from dfdet.predict import load_model
+
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    with initialize_config_dir(str(conf), version_base="1.3"):
+        cfg = compose("train", ["model=image_small", "model.input.size=32", "model.input.crop=whole"])
+    model = instantiate(cfg.model).eval()
+    c = model.contract
+    reader = ImageReader(32, c.mean, c.std, "whole", train_transform=build_image_train_transform(32, c.mean, c.std))
+    dm = DeepfakeDataModule(GeneratedImages(tmp_path), reader, modality="image", batch_size=8)
+    dm.setup()
+    sizes = {tuple(batch["image"].shape) for batch in dm.test_dataloader()}
+    assert len(sizes) > 1 and all(s[0] == 1 and s[2] % 32 == 0 and s[3] % 32 == 0 for s in sizes)
+    results = export_detector(
+        model, {"model": {}}, tmp_path / "out", "whole", ExportOptions(formats=("onnx",), speed_batch_size=None)
+    )
+    assert any("x" in name for name in results["onnx"]["max_abs_diff"])  # verified at a second size
+    predictor = Predictor(load_model(results["onnx"]["path"]), SimpleNamespace(frames_per_video=1))  # type: ignore[arg-type]
+    path = dm.datasets["test"].paths[0]  # type: ignore[attr-defined]
+    result = predictor.predict(path).result
+    image = torch.from_numpy(image_inputs(np.asarray(Image.open(path).convert("RGB")), 32, c.mean, c.std, "whole"))
+    with torch.no_grad():
+        expected = float(torch.sigmoid(model(image)).item())
+    assert result["fake_probability"] == pytest.approx(expected, abs=1e-4)  # temperature 1: not calibrated

@@ -48,13 +48,22 @@ def test_genimage_release_folder_level_and_clear_messages(tmp_path: Path) -> Non
         write_images(root / "SD V1.4" / "imagenet_ai_0419_sdv4" / split / "ai", 3)
         write_images(root / "SD V1.4" / "imagenet_ai_0419_sdv4" / split / "nature", 3, "jpg")
     assert len(GenImageSource(str(root), train_generators=["sd_v1_4"]).manifest()) == 12
-    with pytest.raises(DatasetNotFoundError, match=r"no folder for generator\(s\) adm; found: sd_v1_4"):
+    with pytest.raises(DatasetNotFoundError, match=r"no folder for generator\(s\) adm; found: sd_v14"):
         GenImageSource(str(root), train_generators=["adm"]).check()
     write_images(root / "glide" / "train" / "ai", 2)
     with pytest.raises(DatasetNotFoundError, match=r"missing .*glide/train/nature/, glide/val/ai/, glide/val/nature/"):
         GenImageSource(str(root)).check()
     with pytest.raises(DatasetNotFoundError, match="data.root is not set"):
         GenImageSource(None).check()
+
+
+def test_genimage_names_of_the_release_and_the_papers_are_one(tmp_path: Path) -> None:
+    """The release's folder names (stable_diffusion_v_1_4, Midjourney) and the usual short ones (sdv14, mj) name the
+    same generator, so conf/data/genimage.yaml's train_generators=[sd_v14] works on the release as downloaded."""
+    root = genimage_tree(tmp_path / "GenImage", ("stable_diffusion_v_1_4", "Midjourney"))
+    df = GenImageSource(str(root), train_generators=["SDv1.4"], test_generators=["mj", "sd_v14"]).manifest()
+    assert set(df["subset"]) == {"sd_v14", "midjourney"}
+    assert set(df.loc[df["split"] != "test", "subset"]) == {"sd_v14"}
 
 
 def test_forensynths_progan_train_and_per_generator_tests_at_both_depths(tmp_path: Path) -> None:

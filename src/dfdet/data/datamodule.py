@@ -273,6 +273,8 @@ class DeepfakeDataModule(L.LightningDataModule):
         sampler = self._balanced_sampler(split) if shuffle and self.balance else None
         pairs = split == "train" and self.paired
         batch_size = self.batch_size // 2 if pairs else self.batch_size
+        if getattr(dataset, "variable_size", False):  # whole images of their own sizes (crop=whole)
+            batch_size = 1
         return DataLoader(
             dataset,
             batch_size=batch_size,

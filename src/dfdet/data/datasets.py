@@ -267,8 +267,8 @@ class ImageCropDataset(Dataset):
         video_idx: integer id of each row's image, shape (len(rows),).
         size, mean, std, crop, crops, resize: the model's input contract (see :class:`~dfdet.contract.InputContract`).
 
-    Items: ``image`` (3, size, size) float, ``label`` () float, ``video_idx`` () long (the image), ``frame_index``
-    () long (the crop's number).
+    Items: ``image`` (3, size, size) float (``crop=whole``: (3, H, W) of the image itself), ``label`` () float,
+    ``video_idx`` () long (the image), ``frame_index`` () long (the crop's number).
     """
 
     def __init__(
@@ -283,7 +283,8 @@ class ImageCropDataset(Dataset):
         resize: int | None = None,
     ) -> None:
         self.paths = rows["path"].tolist()
-        self.per_image = 1 if crop == "center" else int(crops)
+        self.per_image = int(crops) if crop == "grid" else 1
+        self.variable_size = crop == "whole"  # items of each image's own size: the loader batches one at a time
         self.labels = torch.tensor(np.repeat(rows["label"].to_numpy(), self.per_image), dtype=torch.float32)
         self.video_idx = torch.tensor(np.repeat(np.asarray(video_idx), self.per_image), dtype=torch.long)
         self.geometry = {"size": size, "mean": mean, "std": std, "crop": crop, "crops": crops, "resize": resize}

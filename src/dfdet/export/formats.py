@@ -90,6 +90,7 @@ def export_onnx(
     metadata: Mapping[str, Any],
     opset: int,
     dynamo: bool = False,
+    spatial: bool = False,
 ) -> None:
     """Writes ``module`` as ONNX with a dynamic batch axis and ``metadata`` in ``metadata_props``.
 
@@ -101,6 +102,7 @@ def export_onnx(
         opset: ONNX opset version.
         dynamo: use torch's torch.export-based exporter (needs the ``onnxscript`` package) instead of the
             TorchScript-based one.
+        spatial: the input's last two axes (height, width) are dynamic too: whole-image models (``crop=whole``).
     """
     names = [INPUT_NAME], [OUTPUT_NAME]
     if dynamo:
@@ -110,6 +112,7 @@ def export_onnx(
                 "(uv add onnxscript) or export with dynamo=false"
             )
         batch = torch.export.Dim("batch")
+        shapes = {0: batch, 2: torch.export.Dim("height"), 3: torch.export.Dim("width")} if spatial else {0: batch}
         with _quiet_deprecations(), torch.no_grad():
             program = torch.onnx.export(
                 module,
@@ -118,12 +121,12 @@ def export_onnx(
                 opset_version=opset,
                 input_names=names[0],
                 output_names=names[1],
-                dynamic_shapes=({0: batch},),
+                dynamic_shapes=(shapes,),
             )
         assert program is not None  # the dynamo exporter returns the program
         proto = program.model_proto
     else:
-        axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
+        axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"} if spatial else {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
         with _quiet_deprecations(), torch.no_grad():
             torch.onnx.export(
                 module,

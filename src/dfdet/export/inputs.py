@@ -106,5 +106,11 @@ def make_inputs(spec: InputContract, batch: int, kind: str, rng: np.random.Gener
 def verification_inputs(
     spec: InputContract, batch_sizes: Sequence[int], rng: np.random.Generator
 ) -> dict[str, torch.Tensor]:
-    """One batch of every kind at every batch size, named ``"<kind> b<B>"`` (e.g. ``"faces b3"``)."""
-    return {f"{kind} b{b}": make_inputs(spec, b, kind, rng) for kind in input_kinds(spec) for b in batch_sizes}
+    """One batch of every kind at every batch size, named ``"<kind> b<B>"`` (e.g. ``"faces b3"``); whole-image models
+    (``crop=whole``) add one image of another size (``"normal b1 <H>x<W>"``), since their inputs have any size."""
+    inputs = {f"{kind} b{b}": make_inputs(spec, b, kind, rng) for kind in input_kinds(spec) for b in batch_sizes}
+    if spec.crop == "whole":
+        side = int(spec.size or 0)
+        shape = (1, 3, side + 32, side + 64)
+        inputs[f"normal b1 {shape[2]}x{shape[3]}"] = torch.from_numpy(rng.standard_normal(shape, dtype=np.float32))
+    return inputs

@@ -145,7 +145,8 @@ def _write(
     fmt: str, module: nn.Module, example: torch.Tensor, path: Path, meta: dict[str, Any], options: ExportOptions
 ) -> None:
     if fmt == "onnx":
-        export_onnx(module, example, path, meta, opset=options.opset, dynamo=options.dynamo)
+        spatial = meta.get("input_contract", {}).get("crop") == "whole"  # whole images of any size
+        export_onnx(module, example, path, meta, opset=options.opset, dynamo=options.dynamo, spatial=spatial)
     else:
         export_torchscript(module, example, path, meta)
 

@@ -160,6 +160,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     result.update(flat(summary, f"{cfg.split}/"))
     if audio is not None:
         result.update(_audio_visual(cfg, model, audio, sources, out, names))
+    audit = _format_audit(datamodule, cfg.split)
     aggregation = model.stage_metrics("test").aggregation
     write_json(
         out / "metrics.json",
@@ -172,6 +173,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             "video_aggregation": aggregation,
             "checkpoint": str(cfg.ckpt_path),
             "split": cfg.split,
+            **({"format_audit": audit} if audit else {}),
             "run_info": run_info(),
         },
     )
@@ -181,6 +183,18 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         _print_fusion(result, cfg.split)
     warn_small(summary)
     return result
+
+
+def _format_audit(datamodule: DeepfakeDataModule, split: str) -> dict[str, float] | None:
+    """Whole images: the file-format shortcut audit of the evaluated split (:mod:`dfdet.data.images.audit`), logged
+    as a warning above 0.7; None for other data."""
+    if datamodule.modality != "image" or datamodule.manifest is None:
+        return None
+    from dfdet.data.images.audit import format_audit, warn_if_shortcut
+
+    aucs = format_audit(datamodule.manifest[datamodule.manifest["split"] == split])
+    warn_if_shortcut(aucs, where=f"{datamodule.source.name} {split}")
+    return aucs
 
 
 def uncertainty_report(

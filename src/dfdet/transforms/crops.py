@@ -2,7 +2,8 @@
 
 A whole-image model's input contract says how an image becomes its inputs (:class:`~dfdet.contract.InputContract`
 ``size``, ``crop``, ``crops``, ``resize``): optionally resize the shorter side, pad by reflection to at least
-``size``, then take a centre crop or a grid of crops. Evaluation and prediction call the same
+``size``, then take a centre crop or a grid of crops, or keep the whole image (``whole``: centre-cropped to a
+multiple of :data:`WHOLE_MULTIPLE` on each side, at most :data:`WHOLE_MAX_SIDE`, one input of its own size). Evaluation and prediction call the same
 :func:`image_inputs`, so both see exactly the same pixels; training takes random crops of the same geometry
 (:func:`dfdet.transforms.images.build_image_train_transform`).
 """
@@ -14,6 +15,15 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
+
+
+WHOLE_MULTIPLE = 32  # crop=whole: sides are trimmed to a multiple of this (CNN strides; NPR halves and doubles)
+WHOLE_MAX_SIDE = 2048  # crop=whole: larger sides are centre-cropped (memory); set model.input.resize to scale instead
+
+
+def whole_side(side: int) -> int:
+    """The side a ``whole`` input keeps of an image side (already padded to at least ``size``)."""
+    return max(WHOLE_MULTIPLE, min(WHOLE_MAX_SIDE, side - side % WHOLE_MULTIPLE))
 
 
 def resize_shorter(image: np.ndarray, side: int) -> np.ndarray:
@@ -66,13 +76,14 @@ def image_inputs(
     crops: int = 1,
     resize: int | None = None,
 ) -> np.ndarray:
-    """A whole image (H, W, 3) uint8 RGB as its model inputs (N, 3, size, size) float32, normalised.
+    """A whole image (H, W, 3) uint8 RGB as its model inputs (N, 3, size, size) float32, normalised; with
+    ``crop="whole"`` one input (1, 3, H', W') of the image itself (see :func:`whole_side`).
 
     Args:
         image: the decoded image.
         size: crop side (the contract's ``size``).
         mean, std: per-channel normalisation of values scaled to [0, 1].
-        crop: ``center`` or ``grid``.
+        crop: ``center``, ``grid`` or ``whole``.
         crops: crops of a ``grid``.
         resize: the shorter side is resized to this first; None keeps the native resolution.
     """
@@ -81,6 +92,11 @@ def image_inputs(
     image = pad_to(image, size)
     m = np.asarray(mean, np.float32) * 255.0
     s = np.asarray(std, np.float32) * 255.0
+    if crop == "whole":
+        height, width = whole_side(image.shape[0]), whole_side(image.shape[1])
+        top, left = (image.shape[0] - height) // 2, (image.shape[1] - width) // 2
+        patch = image[top : top + height, left : left + width].astype(np.float32)
+        return np.ascontiguousarray(((patch - m) / s).transpose(2, 0, 1)[None])
     origins = crop_origins(image.shape[0], image.shape[1], size, crop, crops)
     out = np.empty((len(origins), 3, size, size), np.float32)
     for i, (top, left) in enumerate(origins):

@@ -37,6 +37,33 @@ def short_name(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
+# GenImage's generators by the names its release, papers and users give them -> one name each (the release's folders
+# are e.g. stable_diffusion_v_1_4/imagenet_ai_0419_sdv4, Midjourney/imagenet_midjourney, ADM/imagenet_ai_0508_adm).
+GENIMAGE_NAMES = {
+    "sd_v14": ("stable_diffusion_v_1_4", "sd_v1_4", "sdv14", "sd14", "sdv1_4", "imagenet_ai_0419_sdv4", "sdv4"),
+    "sd_v15": ("stable_diffusion_v_1_5", "sd_v1_5", "sdv15", "sd15", "sdv1_5", "imagenet_ai_0424_sdv5", "sdv5"),
+    "midjourney": ("imagenet_midjourney", "mj", "midjourney_v5"),
+    "adm": ("imagenet_ai_0508_adm",),
+    "glide": ("imagenet_glide",),
+    "wukong": ("imagenet_ai_0424_wukong",),
+    "vqdm": ("imagenet_ai_0419_vqdm",),
+    "biggan": ("imagenet_ai_0419_biggan",),
+}
+GENIMAGE_ALIASES = {alias: name for name, aliases in GENIMAGE_NAMES.items() for alias in aliases}
+
+
+def genimage_name(name: str) -> str:
+    """A GenImage generator's one name, from a folder name or any usual alias (``Stable Diffusion V1.4``,
+    ``stable_diffusion_v_1_4``, ``sdv14`` -> ``sd_v14``); other names as :func:`short_name` gives them.
+
+    Example:
+        >>> [genimage_name(n) for n in ("stable_diffusion_v_1_4", "SDv1.5", "Midjourney", "my_gan")]
+        ['sd_v14', 'sd_v15', 'midjourney', 'my_gan']
+    """
+    short = short_name(name)
+    return GENIMAGE_ALIASES.get(short, GENIMAGE_ALIASES.get(short.replace("_", ""), short))
+
+
 def class_rows(
     root: Path, folder: Path, dataset: str, split: str, label: int, method: str, subset: str
 ) -> list[dict[str, object]]:
@@ -84,7 +111,9 @@ class GenImageSource:
 
     ``method`` is ``real`` or the generator; ``subset`` is the generator folder for reals too (the nature images of
     ``sd_v14/`` have subset ``sd_v14``), so metrics per generator compare each generator with its own reals.
-    Generator names are the folder names in lower case with other characters as ``_``.
+    Generator names are the folder names in lower case with other characters as ``_``, and the release's and the
+    papers' names of its eight generators are one name each (:func:`genimage_name`: ``stable_diffusion_v_1_4``,
+    ``sdv14`` -> ``sd_v14``), in options too.
 
     Args:
         root: the folder holding one folder per generator.
@@ -106,8 +135,8 @@ class GenImageSource:
         reencode: Reencode | None = None,
     ) -> None:
         self.root = root
-        self.train_generators = None if train_generators is None else [short_name(g) for g in train_generators]
-        self.test_generators = None if test_generators is None else [short_name(g) for g in test_generators]
+        self.train_generators = None if train_generators is None else [genimage_name(g) for g in train_generators]
+        self.test_generators = None if test_generators is None else [genimage_name(g) for g in test_generators]
         self.val_fraction = val_fraction
         self.reencode = reencode
 
@@ -118,7 +147,7 @@ class GenImageSource:
         for d in sorted(p for p in root.iterdir() if p.is_dir()):
             inner = [c for c in d.iterdir() if (c / "train").is_dir() or (c / "val").is_dir()]
             base = d if (d / "train").is_dir() or (d / "val").is_dir() else inner[0] if len(inner) == 1 else d
-            found[short_name(d.name)] = base
+            found[genimage_name(d.name)] = base
         return root, found
 
     def _chosen(self, found: dict[str, Path]) -> tuple[list[str], list[str], list[str]]:
