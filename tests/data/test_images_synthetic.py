@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,12 +37,10 @@ def test_tiny_model_learns_the_set_in_domain(tiny_cfg: Callable[..., DictConfig]
         "data=synthetic_images", "model=image_small", "augment=none", "trainer.max_epochs=2",
         f"data.source.per_generator=[{','.join(map(str, SMALL))}]",
     )  # fmt: skip
-    start = time.perf_counter()
     metrics = train(cfg)
     assert metrics["test/auc"] > 0.9, metrics
     generators = ("gan_tconv", "gan_upconv", "diffusion_ddpm", "diffusion_few_step")
     assert {f"{stage}/eer_{g}" for stage in ("val", "test") for g in generators} <= set(metrics)
-    assert time.perf_counter() - start < 120
     preds = pd.read_csv(Path(cfg.paths.output_dir) / "predictions.csv")
     assert len(preds) == 120
     run = Path(cfg.paths.output_dir)

@@ -126,7 +126,8 @@ def export_onnx(
         assert program is not None  # the dynamo exporter returns the program
         proto = program.model_proto
     else:
-        axes = {INPUT_NAME: {0: "batch", 2: "height", 3: "width"} if spatial else {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
+        inputs = {0: "batch", 2: "height", 3: "width"} if spatial else {0: "batch"}
+        axes = {INPUT_NAME: inputs, OUTPUT_NAME: {0: "batch"}}
         with _quiet_deprecations(), torch.no_grad():
             torch.onnx.export(
                 module,

@@ -3,9 +3,9 @@
 A whole-image model's input contract says how an image becomes its inputs (:class:`~dfdet.contract.InputContract`
 ``size``, ``crop``, ``crops``, ``resize``): optionally resize the shorter side, pad by reflection to at least
 ``size``, then take a centre crop or a grid of crops, or keep the whole image (``whole``: centre-cropped to a
-multiple of :data:`WHOLE_MULTIPLE` on each side, at most :data:`WHOLE_MAX_SIDE`, one input of its own size). Evaluation and prediction call the same
-:func:`image_inputs`, so both see exactly the same pixels; training takes random crops of the same geometry
-(:func:`dfdet.transforms.images.build_image_train_transform`).
+multiple of :data:`WHOLE_MULTIPLE` on each side, at most :data:`WHOLE_MAX_SIDE`, one input of its own size).
+Evaluation and prediction call the same :func:`image_inputs`, so both see exactly the same pixels; training takes
+random crops of the same geometry (:func:`dfdet.transforms.images.build_image_train_transform`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
-
 
 WHOLE_MULTIPLE = 32  # crop=whole: sides are trimmed to a multiple of this (CNN strides; NPR halves and doubles)
 WHOLE_MAX_SIDE = 2048  # crop=whole: larger sides are centre-cropped (memory); set model.input.resize to scale instead
