@@ -77,6 +77,8 @@ PROJECT_TARGETS = frozenset(
         "dfdet.preprocess.releases.FaceForensicsRelease",
         "dfdet.preprocess.releases.FolderRelease",
         "dfdet.serve.AccessPolicy",
+        "dfdet.serve.AuthSettings",
+        "dfdet.serve.JobSettings",
         "dfdet.serve.ServeSettings",
         "dfdet.sweep.SweepSummary",
         "dfdet.transforms.audio.AudioAugment",
