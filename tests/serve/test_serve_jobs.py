@@ -73,14 +73,15 @@ def test_queue_survives_a_restart_and_a_job_cut_off_runs_again_once(
     ids = [submit(first, face_jpeg, f"f{i}.jpg") for i in range(3)]
     wait_for(first, ids[0], ("running",))
     assert first.get(f"/v1/jobs/{ids[2]}").json()["queue_position"] == 1
-    stop(first)  # the worker is still inside predict(): the job stays 'running' in the database
+    stop(first)  # the worker is still inside predict(): the clean stop puts its job back in the queue
+    assert rows(tmp_path / "jobs.sqlite")[ids[0]]["status"] == "queued"
 
     fresh = fake_predictor()
     second = start(fresh, tmp_path)  # same SQLite file
     jobs = [wait_for(second, job_id, ("done",)) for job_id in ids]
     held.gate.set()  # the old worker finishes now: its claim is stale and its store closed, it writes nothing
     time.sleep(0.2)
-    assert [j["attempts"] for j in jobs] == [2, 1, 1] and {Path(p).suffix for p in fresh.seen} == {".jpg"}
+    assert [j["attempts"] for j in jobs] == [1, 1, 1] and {Path(p).suffix for p in fresh.seen} == {".jpg"}
     assert len(fresh.seen) == 3
     assert {r["completions"] for r in rows(tmp_path / "jobs.sqlite").values()} == {1}
     stop(second)

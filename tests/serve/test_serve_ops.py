@@ -143,6 +143,17 @@ def test_configure_logging_formats_root_handlers() -> None:
         root.removeHandler(handler)
 
 
+def test_timed_predictor_stands_in_for_the_predictor(timed_predictor: Any, face_jpeg: bytes, tmp_path: Path) -> None:
+    from dfdet.serve.observe import Metrics, TimedPredictor
+
+    metrics = Metrics()
+    timed = TimedPredictor(timed_predictor, metrics)
+    assert isinstance(timed, type(timed_predictor)) and timed.info is timed_predictor.info
+    (tmp_path / "a.jpg").write_bytes(face_jpeg)
+    assert timed.predict(tmp_path / "a.jpg", name="a.jpg").result["file"] == "a.jpg"
+    assert metrics.registry.get_sample_value("dfdet_model_seconds_count", {"model": "face-m", "modality": "face"}) == 1
+
+
 def test_model_timings_walk_nested_results() -> None:
     result = {"model": {"name": "a", "modality": "face"}, "seconds": 1.0,
               "models": [{"model": {"name": "b"}, "seconds": 2}, {"model": {"name": "c"}}]}  # fmt: skip

@@ -174,6 +174,12 @@ class JobStore:
         queued = self._run("UPDATE jobs SET status = 'queued', token = NULL WHERE status = 'running' RETURNING id")
         return len(queued), [row["id"] for row in failed]
 
+    def release(self) -> int:
+        """At a clean stop: jobs still running go back to the queue without counting the attempt (their workers'
+        claims become stale); returns how many."""
+        return len(self._run("UPDATE jobs SET status = 'queued', token = NULL, attempts = attempts - 1 "
+                             "WHERE status = 'running' RETURNING id"))  # fmt: skip
+
     def get(self, job_id: str) -> dict[str, Any] | None:
         """The job's row (``result`` decoded), or None."""
         rows = self._run("SELECT * FROM jobs WHERE id = ?", (job_id,))

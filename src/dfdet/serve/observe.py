@@ -148,6 +148,10 @@ class TimedPredictor:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._predictor, name)
 
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # isinstance() checks on the wrapped predictor's class hold for the wrapper too
+        return type(self._predictor)
+
     def predict(self, *args: Any, **kwargs: Any) -> Any:
         prediction = self._predictor.predict(*args, **kwargs)
         self._metrics.observe_result(getattr(prediction, "result", None))

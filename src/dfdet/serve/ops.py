@@ -123,7 +123,9 @@ class Operations:
 
     def close(self, timeout: float = 5.0) -> None:
         """Stops the job workers (waiting up to ``timeout`` s for running jobs) and closes the database; a job still
-        being scored stays ``running`` there and is re-queued at the next start."""
+        being scored goes back to the queue (a clean stop does not count as an attempt)."""
         if self.runner is not None:
             self.runner.stop(timeout)
+            if released := self.runner.store.release():
+                log.info("Stopped with %d jobs still being scored: queued again for the next start", released)
             self.runner.store.close()
