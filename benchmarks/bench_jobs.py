@@ -4,10 +4,11 @@
 Starts ``python serve.py`` in a subprocess (its own job database, JSON logs to a file), sends ``--uploads`` uploads
 at once, cycling through images, short videos, audio and hostile files (truncated JPEG, zero bytes, a JPEG named
 ``.mp4``, text named ``.jpg``, garbage after an mp4 header, a file over the job upload limit). When every upload is
-answered and at least ``--kill-after`` jobs are done, the server is killed with SIGKILL, restarted, and every
-accepted job is polled until it is done. Checks: no 5xx answer at any time; every accepted job is done (or failed)
-with ``completions == 1`` in the database and exactly one completion line in the two servers' logs; no upload file
-left; no traceback. Only 127.0.0.1 is contacted. The model defaults to the untrained ``small`` preset in ONNX.
+answered and at least ``--kill-after`` jobs are done (or, with ``--kill-during-uploads``, when half of the uploads
+are answered), the server is killed with SIGKILL and restarted; uploads whose answer the kill cut off are sent again
+with the same ``Idempotency-Key``, and every accepted job is polled until it is done. Checks: no 5xx answer at any time; every accepted job is done (or failed)
+with ``completions == 1`` in the database and exactly one completion line in the two servers' logs; every job in
+the database was acknowledged to the client (no duplicate from a retry); no upload file left; no traceback. Only 127.0.0.1 is contacted. The model defaults to the untrained ``small`` preset in ONNX.
 
 Usage:
     uv run python benchmarks/bench_jobs.py [--model PATH] [--uploads 200] [--job-workers 2] [--kill-after 20]
@@ -89,10 +90,12 @@ def start_server(model: Path, port: int, folder: Path, args: argparse.Namespace,
 
 
 async def submit_all(
-    url: str, files: list[tuple[str, str, bytes]], count: int, kill: subprocess.Popen | None = None
+    url: str, files: list[tuple[str, str, bytes]], uploads: list[int], kill: subprocess.Popen | None = None
 ) -> list[tuple]:
-    """Sends ``count`` uploads at once; (kind, name, status or exception, latency, job id or error code) each. With
-    ``kill``, that server is killed (SIGKILL) once half of the uploads are answered."""
+    """Sends the uploads numbered ``uploads`` at once, upload i with ``Idempotency-Key: bench-<i>``; (kind, name,
+    status or exception, latency, job id or error code) each. With ``kill``, that server is killed (SIGKILL) once
+    half of the uploads are answered."""
+    count = len(uploads)
     limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
     answered: list[int] = []
 
@@ -108,7 +111,8 @@ async def submit_all(
             kind, name, data = files[i % len(files)]
             start = time.perf_counter()
             try:
-                r = await client.post(f"{url}/v1/jobs", files={"file": (name, data)})
+                r = await client.post(f"{url}/v1/jobs", files={"file": (name, data)},
+                                      headers={"idempotency-key": f"bench-{i}"})  # fmt: skip
                 body = r.json()
                 tag = body.get("id") if r.status_code == 202 else body.get("error", {}).get("code")
                 return kind, name, r.status_code, time.perf_counter() - start, tag
@@ -118,7 +122,7 @@ async def submit_all(
                 answered.append(i)
 
         killing = [asyncio.create_task(killer())] if kill is not None else []
-        answers = list(await asyncio.gather(*(one(i) for i in range(count))))
+        answers = list(await asyncio.gather(*(one(i) for i in uploads)))
         await asyncio.gather(*killing)
         return answers
 
@@ -187,9 +191,11 @@ def main() -> None:
         try:
             wait_ready(url, proc)
             start = time.perf_counter()
-            answers = asyncio.run(submit_all(url, files, args.uploads, proc if args.kill_during_uploads else None))
+            uploads = list(range(args.uploads))
+            answers = asyncio.run(submit_all(url, files, uploads, proc if args.kill_during_uploads else None))
             submit_wall = time.perf_counter() - start
             accepted = [a[4] for a in answers if a[2] == 202]
+            cut_off = [i for i, a in zip(uploads, answers, strict=True) if not isinstance(a[2], int)]
             while not args.kill_during_uploads:  # kill mid-queue: some jobs done, the rest waiting or running
                 counts = Counter(j["status"] for j in db_jobs(folder / "jobs.sqlite").values())
                 if counts["done"] + counts["failed"] >= min(args.kill_after, len(accepted)):
@@ -201,6 +207,9 @@ def main() -> None:
             at_kill = Counter(j["status"] for j in db_jobs(folder / "jobs.sqlite").values())
             proc = start_server(args.model.resolve(), port, folder, args, 2)
             wait_ready(url, proc)
+            committed_unanswered = set(db_jobs(folder / "jobs.sqlite")) - set(accepted)
+            retries = asyncio.run(submit_all(url, files, cut_off)) if cut_off else []  # same Idempotency-Keys
+            accepted = list(dict.fromkeys([*accepted, *(a[4] for a in retries if a[2] == 202)]))
             polls: Counter = Counter()
             final = poll_until_done(url, accepted, args.time_limit, polls)
             drain_wall = time.perf_counter() - start
@@ -220,7 +229,7 @@ def main() -> None:
                for kind in sorted({a[0] for a in answers})}  # fmt: skip
     results = Counter(f"{j['http_status']} {j['result'].get('error', {}).get('code', 'scored')}"
                       for j in final.values())  # fmt: skip
-    server_errors = sum(n for s, n in statuses.items() if s.isdigit() and int(s) >= 500) + sum(
+    server_errors = sum(1 for a in [*answers, *retries] if isinstance(a[2], int) and a[2] >= 500) + sum(
         n for s, n in polls.items() if s >= 500
     )
     lost = [i for i in accepted if i not in final or rows.get(i, {}).get("status") not in ("done", "failed")]
@@ -243,7 +252,10 @@ def main() -> None:
         "job_results": dict(sorted(results.items())),
         "poll_status_counts": dict(sorted(polls.items())),
         "server_5xx": server_errors,
-        "unacknowledged_uploads_in_db": len(set(rows) - set(accepted)),
+        "uploads_cut_off_by_the_kill": len(cut_off),
+        "their_retries": dict(Counter(str(a[2]) for a in retries)),
+        "retries_answered_with_the_job_already_committed": sum(1 for a in retries if a[4] in committed_unanswered),
+        "jobs_in_db_never_acknowledged": len(set(rows) - set(accepted)),
         "lost_jobs": len(lost),
         "not_completed_exactly_once": len(not_once),
         "upload_files_left": len(left),
@@ -254,7 +266,7 @@ def main() -> None:
         print(f"{key:>28}: {value}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
-    if server_errors or lost or not_once or left or figures["tracebacks_in_logs"]:
+    if server_errors or lost or not_once or left or figures["tracebacks_in_logs"] or set(rows) - set(accepted):
         raise SystemExit("5xx answers, lost jobs, jobs not completed exactly once, leftover files or tracebacks")
 
 

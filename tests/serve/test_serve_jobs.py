@@ -164,6 +164,27 @@ def test_jobs_belong_to_their_key(fake_predictor: Any, face_jpeg: bytes, tmp_pat
     stop(client)
 
 
+def test_idempotency_key_makes_retries_safe(fake_predictor: Any, face_jpeg: bytes, tmp_path: Path) -> None:
+    client = start(fake_predictor(), tmp_path)
+    first = submit(client, face_jpeg, **{"idempotency-key": "upload-1"})
+    wait_for(client, first, ("done",))
+    retry = client.post("/v1/jobs", files={"file": ("a.jpg", face_jpeg)}, headers={"idempotency-key": "upload-1"})
+    assert retry.status_code == 202 and retry.json() == {
+        "id": first, "status": "done", "url": f"/v1/jobs/{first}", "replayed": True,
+    }  # fmt: skip
+    other = submit(client, face_jpeg, **{"idempotency-key": "upload-2"})
+    assert other != first and submit(client, face_jpeg) not in (first, other)
+    bad = client.post("/v1/jobs", files={"file": ("a.jpg", face_jpeg)}, headers={"idempotency-key": "a b"})
+    assert bad.status_code == 400
+    assert len(rows(tmp_path / "jobs.sqlite")) == 3
+    store = client.app.state.ops.runner.store  # type: ignore[attr-defined]
+    upload = tmp_path / "late.jpg"
+    upload.write_bytes(face_jpeg)  # a concurrent retry that lost the race: the first job's id, nothing added
+    assert store.add("late", None, "a.jpg", upload, "image/jpeg", 1, False, "upload-2") == other
+    assert store.find("someone-else", "upload-1") is None  # keys are per owner
+    stop(client)
+
+
 def test_queue_bound_and_one_server_per_database(fake_predictor: Any, face_jpeg: bytes, tmp_path: Path) -> None:
     held = fake_predictor()
     held.gate.clear()

@@ -8,6 +8,7 @@ queued again and every job completes once. ``POST /v1/predict`` stays for small 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import threading
 import time
@@ -17,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -28,6 +29,7 @@ from dfdet.serve.limits import ServeSettings, Slots
 from dfdet.serve.upload import receive_upload
 
 log = logging.getLogger("dfdet.serve.jobs")
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 Score = Callable[[Claim], tuple[int, dict[str, Any]]]  # a claimed job -> (HTTP status of the result, result)
 
 
@@ -197,14 +199,30 @@ def add_job_routes(app: FastAPI, runner: JobRunner, limits: ServeSettings, uploa
     folder = runner.folder
     not_found = "no such job (unknown id, another key's job, or its result has expired)"
 
+    async def accepted(job_id: str, replayed: bool) -> JSONResponse:
+        url = f"/v1/jobs/{job_id}"
+        job = await run_in_threadpool(store.get, job_id) if replayed else None
+        state = job["status"] if job is not None else "queued"
+        body = {"id": job_id, "status": state, "url": url} | ({"replayed": True} if replayed else {})
+        return JSONResponse(body, status_code=202, headers={"Location": url})
+
     @app.post("/v1/jobs", status_code=202, summary="Queue one file (long media) for scoring; answers a job id")
     async def submit(
         request: Request,
         explain: bool = Query(False, description="add face crops and explanation heatmaps (base64 PNG)"),
+        idempotency_key: str | None = Header(None, description="retry-safe submission: the same key, the same job"),
     ) -> JSONResponse:
         """Stores the upload (form field ``file``, as ``/v1/predict``) and answers 202 ``{"id", "status", "url"}``
-        once the job is committed; poll ``GET /v1/jobs/{id}``. Errors as ``/v1/predict``; 503 when the queue holds
-        ``jobs.max_queued`` jobs."""
+        once the job is committed; poll ``GET /v1/jobs/{id}``. With an ``Idempotency-Key`` header, a retry of a
+        submission whose answer was lost answers the job already created (``"replayed": true``, the body is not
+        read again). Errors as ``/v1/predict``; 503 when the queue holds ``jobs.max_queued`` jobs."""
+        owner = request.scope.get("state", {}).get("api_key")
+        if idempotency_key is not None:
+            if not IDEMPOTENCY_KEY.match(idempotency_key):
+                raise ApiError(400, "bad_request", "Idempotency-Key: 1-128 letters, digits or ._:-")
+            existing = await run_in_threadpool(store.find, owner, idempotency_key)
+            if existing is not None:
+                return await accepted(existing, replayed=True)
         waiting = await run_in_threadpool(store.counts)
         retry = {"Retry-After": str(limits.retry_after_s)}
         if waiting["queued"] >= settings.max_queued:
@@ -218,19 +236,21 @@ def add_job_routes(app: FastAPI, runner: JobRunner, limits: ServeSettings, uploa
             )  # fmt: skip
         finally:
             uploads.release()
-        job_id = secrets.token_urlsafe(16)
-        owner = request.scope.get("state", {}).get("api_key")
+        new_id = secrets.token_urlsafe(16)
         try:
-            await run_in_threadpool(
-                store.add, job_id, owner, upload.filename, upload.path, upload.media.mime, upload.size, explain
-            )
+            job_id = await run_in_threadpool(
+                store.add, new_id, owner, upload.filename, upload.path, upload.media.mime, upload.size, explain,
+                idempotency_key,
+            )  # fmt: skip
         except BaseException:
             upload.path.unlink(missing_ok=True)
             raise
+        if job_id != new_id:  # a concurrent retry with the same Idempotency-Key was first
+            upload.path.unlink(missing_ok=True)
+            return await accepted(job_id, replayed=True)
         runner.wake()
         log.info("Job %s queued", job_id, extra={"job_id": job_id, "job_state": "queued", "bytes": upload.size})
-        url = f"/v1/jobs/{job_id}"
-        return JSONResponse({"id": job_id, "status": "queued", "url": url}, status_code=202, headers={"Location": url})
+        return await accepted(job_id, replayed=False)
 
     @app.get("/v1/jobs/{job_id}", summary="A job's state and, when done, its result")
     async def status(request: Request, job_id: str) -> dict[str, Any]:

@@ -50,9 +50,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     finished REAL,
     expires REAL,
     http_status INTEGER,
-    result TEXT
+    result TEXT,
+    idempotency_key TEXT               -- the client's Idempotency-Key: a retried upload finds its job
 );
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs (status, created);
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (COALESCE(owner, ''), idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 """
 
@@ -117,18 +120,36 @@ class JobStore:
             return cursor.fetchall()
 
     def add(self, job_id: str, owner: str | None, filename: str, path: Path, media_type: str, size: int,
-            explain: bool) -> None:  # fmt: skip
-        """Commits a queued job whose upload is at ``path`` (flushed to disk first)."""
+            explain: bool, idempotency_key: str | None = None) -> str:  # fmt: skip
+        """Commits a queued job whose upload is at ``path`` (flushed to disk first).
+
+        Returns:
+            ``job_id``; or, when the owner already has a job with this ``idempotency_key``, that job's id (nothing
+            is added then, and the caller removes ``path``).
+        """
         fd = os.open(path, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
-        self._run(
-            "INSERT INTO jobs (id, owner, filename, path, media_type, size, explain, status, created) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
-            (job_id, owner, filename, str(path), media_type, size, int(explain), self.clock()),
-        )
+        try:
+            self._run(
+                "INSERT INTO jobs (id, owner, filename, path, media_type, size, explain, status, created, "
+                "idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                (job_id, owner, filename, str(path), media_type, size, int(explain), self.clock(), idempotency_key),
+            )
+        except sqlite3.IntegrityError:
+            existing = self.find(owner, idempotency_key) if idempotency_key else None
+            if existing is None:
+                raise
+            return existing
+        return job_id
+
+    def find(self, owner: str | None, idempotency_key: str) -> str | None:
+        """The id of the owner's job created with ``idempotency_key``, or None."""
+        rows = self._run("SELECT id FROM jobs WHERE COALESCE(owner, '') = ? AND idempotency_key = ?",
+                         (owner or "", idempotency_key))  # fmt: skip
+        return str(rows[0]["id"]) if rows else None
 
     def claim(self) -> Claim | None:
         """Takes the oldest queued job (``queued -> running``, a fresh run token), or None when none waits."""
