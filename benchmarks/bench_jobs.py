@@ -6,13 +6,16 @@ at once, cycling through images, short videos, audio and hostile files (truncate
 ``.mp4``, text named ``.jpg``, garbage after an mp4 header, a file over the job upload limit). When every upload is
 answered and at least ``--kill-after`` jobs are done (or, with ``--kill-during-uploads``, when half of the uploads
 are answered), the server is killed with SIGKILL and restarted; uploads whose answer the kill cut off are sent again
-with the same ``Idempotency-Key``, and every accepted job is polled until it is done. Checks: no 5xx answer at any time; every accepted job is done (or failed)
-with ``completions == 1`` in the database and exactly one completion line in the two servers' logs; every job in
-the database was acknowledged to the client (no duplicate from a retry); no upload file left; no traceback. Only 127.0.0.1 is contacted. The model defaults to the untrained ``small`` preset in ONNX.
+with the same ``Idempotency-Key``, and every accepted job is polled until it is done.
+
+Checks: no 5xx answer at any time; every accepted job is done (or failed) with ``completions == 1`` in the database
+and exactly one completion line in the two servers' logs; every job in the database was acknowledged to the client
+(no duplicate from a retry); no upload file left; no traceback. Only 127.0.0.1 is contacted. The model defaults to
+the untrained ``small`` preset exported to ONNX.
 
 Usage:
     uv run python benchmarks/bench_jobs.py [--model PATH] [--uploads 200] [--job-workers 2] [--kill-after 20]
-        [--server-arg predictor.faces.frames_per_video=8] [--json out.json]
+        [--kill-during-uploads] [--server-arg predictor.faces.frames_per_video=8] [--json out.json]
 """
 
 from __future__ import annotations
