@@ -68,10 +68,10 @@ class JobSettings:
                                    "upload_timeout_s, result_ttl_s, poll_s > 0")  # fmt: skip
 
     def folder(self) -> Path:
-        """The upload folder of jobs (created if needed)."""
+        """The upload folder of jobs (created if needed), absolute."""
         path = Path(self.file_dir) if self.file_dir else Path(self.db_path).parent / "job_files"
         path.mkdir(parents=True, exist_ok=True)
-        return path
+        return path.resolve()  # the database stores absolute paths: a restart from another folder finds them
 
 
 class JobRunner:
