@@ -13,7 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from dfdet.serve import AccessPolicy, AuthSettings, ServeSettings, create_app
-from dfdet.serve.keys import KeyFileError, TokenBuckets, digest, main, mint, parse_entries
+from dfdet.serve.apikeys import main
+from dfdet.serve.keys import KeyFileError, TokenBuckets, digest, mint, parse_entries
 from dfdet.serve.observe import JsonFormatter
 
 

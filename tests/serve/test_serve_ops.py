@@ -130,6 +130,14 @@ def test_request_ids_and_json_log_lines(fake_predictor: Any, face_jpeg: bytes, t
     assert access[made_id]["method"] == "POST" and access[made_id]["seconds"] >= 0 and "time" in access[made_id]
 
 
+def test_json_lines_carry_extra_fields_but_no_colour_codes() -> None:
+    record = logging.LogRecord("uvicorn.error", logging.INFO, "x.py", 1, "Started %s", ("x",), None)
+    record.color_message = "Started \x1b[36mx\x1b[0m"
+    record.job_id = "abc"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "Started x" and line["job_id"] == "abc" and "color_message" not in line
+
+
 def test_configure_logging_formats_root_handlers() -> None:
     root = logging.getLogger()
     handler = logging.StreamHandler(io.StringIO())

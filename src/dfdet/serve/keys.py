@@ -13,12 +13,11 @@ with ``Retry-After``. Keys are never logged: only the key's name is (``scope["st
 
 Mint a key (printed once; the file gets its hash)::
 
-    uv run python -m dfdet.serve.keys add alice --file conf/local/api_keys.txt
+    uv run python -m dfdet.serve.apikeys add alice --file conf/local/api_keys.txt
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import math
 import os
@@ -76,7 +75,7 @@ def parse_entries(lines: Iterable[str], where: str) -> dict[str, str]:
         if match is None or not NAME.match(match["name"]):
             raise KeyFileError(
                 f"{where}, entry {number}: expected '<name> sha256:<64 lowercase hex>' (the hash of a key, never the "
-                "key itself; mint keys with: python -m dfdet.serve.keys add NAME --file FILE)"
+                "key itself; mint keys with: python -m dfdet.serve.apikeys add NAME --file FILE)"
             )
         if match["digest"] in keys or match["name"] in keys.values():
             raise KeyFileError(f"{where}, entry {number}: the key name or hash {match['name']!r} is listed twice")
@@ -111,7 +110,8 @@ class AuthSettings:
         if self.keys_file:
             path = Path(self.keys_file)
             if not path.is_file():
-                raise KeyFileError(f"auth.keys_file={path} does not exist (mint keys: python -m dfdet.serve.keys add)")
+                message = f"auth.keys_file={path} does not exist (mint keys: python -m dfdet.serve.apikeys add ...)"
+                raise KeyFileError(message)
             keys.update(parse_entries(path.read_text().splitlines(), f"auth.keys_file {path}"))
         value = os.environ.get(self.keys_env) if self.keys_env else None
         if value:
@@ -212,41 +212,3 @@ class ApiKeys:
         """The name of a presented key, or None. The lookup is by the key's hash, so its timing says nothing about
         the stored keys' characters."""
         return self.keys.get(digest(key))
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m dfdet.serve.keys add NAME --file FILE``: mints a key, prints it once, appends its hash line."""
-    parser = argparse.ArgumentParser(prog="python -m dfdet.serve.keys", description=main.__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    add = commands.add_parser("add", help="mint a key: print it once, append its hash to --file (or print the line)")
-    add.add_argument("name", help="who holds the key (letters, digits, _.@-), shown in logs and metrics")
-    add.add_argument("--file", type=Path, help="the key file (created with mode 600); without it the line is printed")
-    revoke = commands.add_parser("revoke", help="remove a key's line from --file")
-    revoke.add_argument("name")
-    revoke.add_argument("--file", type=Path, required=True)
-    args = parser.parse_args(argv)
-    if args.command == "add":
-        key, line = mint(args.name)
-        if args.file is not None:
-            existing = parse_entries(args.file.read_text().splitlines(), str(args.file)) if args.file.exists() else {}
-            if args.name in existing.values():
-                raise SystemExit(f"error: {args.file} already has a key named {args.name!r} (revoke it first)")
-            args.file.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(args.file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            with os.fdopen(fd, "a") as out:
-                out.write(line + "\n")
-            print(f"# added {args.name!r} to {args.file}; the key is shown only now:")
-        else:
-            print(f"# key file line (store it; the key is shown only now): {line}")
-        print(key)
-    else:
-        lines = args.file.read_text().splitlines()
-        kept = [line for line in lines if line.split(maxsplit=1)[:1] != [args.name]]
-        if len(kept) == len(lines):
-            raise SystemExit(f"error: no key named {args.name!r} in {args.file}")
-        args.file.write_text("".join(f"{line}\n" for line in kept))
-        print(f"# revoked {args.name!r} (restart the server to apply)")
-
-
-if __name__ == "__main__":
-    main()

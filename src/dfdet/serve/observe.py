@@ -28,6 +28,7 @@ REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("dfdet_r
 CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 KEY_SHAPED = re.compile(r"dfdet_[A-Za-z0-9_-]{43}")
 STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+STANDARD |= {"color_message"}  # uvicorn's copy of the message with terminal colours
 access_log = logging.getLogger("dfdet.serve.access")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
