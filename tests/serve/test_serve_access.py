@@ -92,29 +92,34 @@ def test_bind_warning() -> None:
     assert bind_warning("192.168.1.5", auth_proxy=True) is None
 
 
-@pytest.mark.parametrize(("host", "warned"), [("0.0.0.0", True), ("127.0.0.1", False)])
-def test_serve_warns_when_listening_beyond_this_machine(
+@pytest.mark.parametrize(("host", "refused"), [("0.0.0.0", True), ("127.0.0.1", False)])
+def test_serve_refuses_to_listen_beyond_this_machine_without_access_control(
     fake_predictor: Any,
     compose_cfg: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     tmp_path: Path,
     host: str,
-    warned: bool,
+    refused: bool,
 ) -> None:
     import dfdet.tasks.serve as task
+    from dfdet.predict.errors import PredictError
 
     served: dict[str, Any] = {}
 
-    def fake_server(app: Any, host: str, port: int, *args: Any) -> Any:
+    def fake_server(app: Any, host: str, port: int, *args: Any, **kwargs: Any) -> Any:
         served.update(app=app, host=host)
         return type("Server", (), {"run": lambda self: None})()
 
     monkeypatch.setattr(task, "build_predictor", lambda cfg: fake_predictor())
     monkeypatch.setattr(task, "build_server", fake_server)
-    cfg = compose_cfg("serve", [f"host={host}", "model_path=m.onnx", f"limits.upload_dir={tmp_path}"])
+    overrides = [f"host={host}", "model_path=m.onnx", f"limits.upload_dir={tmp_path}", "auth.keys_env=null"]
+    cfg = compose_cfg("serve", [*overrides, f"jobs.db_path={tmp_path / 'jobs.sqlite'}", "log_format=text"])
     with caplog.at_level(logging.WARNING, logger="dfdet"):
+        if refused:  # no API keys and no authenticating proxy: see test_serve_keys.py
+            with pytest.raises(PredictError, match="no access control"):
+                task.serve(cfg)
+            return
         task.serve(cfg)
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert (len(warnings) == 1 and "no access control" in warnings[0]) if warned else not warnings
+    assert not [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert served["host"] == host

@@ -3,11 +3,14 @@
 from dfdet.serve.access import AccessControl, AccessPolicy, bind_warning
 from dfdet.serve.app import create_app, encode_prediction
 from dfdet.serve.errors import ApiError
+from dfdet.serve.jobs import JobSettings
+from dfdet.serve.keys import AuthSettings
 from dfdet.serve.limits import Admission, ServeSettings, Slots
 from dfdet.serve.server import build_server, local_socket
 from dfdet.serve.upload import Upload, receive_upload
 
 __all__ = [
-    "AccessControl", "AccessPolicy", "Admission", "ApiError", "ServeSettings", "Slots", "Upload", "bind_warning",
+    "AccessControl", "AccessPolicy", "Admission", "ApiError", "AuthSettings", "JobSettings", "ServeSettings",
+    "Slots", "Upload", "bind_warning",
     "build_server", "create_app", "encode_prediction", "local_socket", "receive_upload",
 ]  # fmt: skip

@@ -69,7 +69,8 @@ class AccessPolicy:
             any subdomain.
         allowed_origins: browser origins (``https://app.example.org``) allowed besides this server's own page;
             ``*`` allows any. Those get CORS headers.
-        auth_proxy: an authenticating proxy is in front; only silences the warning of :func:`bind_warning`.
+        auth_proxy: an authenticating proxy is in front: ``serve.py`` then starts on a non-local address without
+            API keys (it refuses otherwise, with the message of :func:`bind_warning`).
     """
 
     allowed_hosts: Sequence[str] = LOCAL_HOSTS

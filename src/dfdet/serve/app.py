@@ -25,7 +25,10 @@ from dfdet.explain.overlay import overlay, png_bytes
 from dfdet.predict.predictor import Predictor
 from dfdet.serve.access import AccessControl, AccessPolicy
 from dfdet.serve.errors import MEDIA_STATUS, ApiError, error_response
+from dfdet.serve.jobs import JobSettings
+from dfdet.serve.keys import KEY_HEADERS, AuthSettings
 from dfdet.serve.limits import Admission, ServeSettings, Slots
+from dfdet.serve.ops import Operations
 from dfdet.serve.upload import FIELD, receive_upload
 
 log = logging.getLogger("dfdet.serve")
@@ -108,7 +111,11 @@ def busy(what: str, settings: ServeSettings) -> ApiError:
 
 
 def create_app(
-    predictor: Predictor, settings: ServeSettings | None = None, access: AccessPolicy | None = None
+    predictor: Predictor,
+    settings: ServeSettings | None = None,
+    access: AccessPolicy | None = None,
+    auth: AuthSettings | None = None,
+    jobs: JobSettings | None = None,
 ) -> FastAPI:
     """Builds the API around a loaded predictor.
 
@@ -116,13 +123,18 @@ def create_app(
         predictor: scores the uploads (shared by the prediction threads).
         settings: limits; defaults when None.
         access: allowed hosts and browser origins; defaults (this machine's names, no other origin) when None.
+        auth: API keys and their rate limit (:mod:`dfdet.serve.keys`); None: no keys.
+        jobs: the durable job queue (``/v1/jobs``, :mod:`dfdet.serve.jobs`); None: none.
 
     Returns:
         The FastAPI application (``app.state.uploads`` and ``app.state.admission`` hold the bounds of uploads being
-        received and of files queued or running).
+        received and of files queued or running; ``app.state.ops`` the keys, jobs and metrics: call its
+        ``close()`` when the server stops).
     """
     settings = settings or ServeSettings()
     access = access or AccessPolicy()
+    ops = Operations(auth, jobs)
+    predictor = ops.observe(predictor)  # per-model timings in /metrics
     info = predictor.info
     app = FastAPI(
         title="dfdet deepfake detection API",
@@ -130,15 +142,19 @@ def create_app(
         description=f"Scores faces in images and videos (or audio) with the model `{info.name}` ({info.format}).",
         redoc_url=None,
     )
+    ops.add_key_checks(app)  # inside CORS: preflights pass, refusals are readable by allowed pages
     if access.allowed_origins:  # their pages may read the answers
-        app.add_middleware(CORSMiddleware, allow_origins=list(access.allowed_origins), allow_methods=["GET", "POST"])
+        app.add_middleware(CORSMiddleware, allow_origins=list(access.allowed_origins), allow_methods=["GET", "POST"],
+                           allow_headers=list(KEY_HEADERS))  # fmt: skip
     app.add_middleware(AccessControl, policy=access)
-    app.add_middleware(SecurityHeaders)  # outermost: refusals carry the headers too
+    app.add_middleware(SecurityHeaders)  # refusals carry the headers too
+    ops.add_request_context(app)  # outermost: request ids, access log and metrics of every answer
     uploads = Slots(settings.max_uploads)
     admission = Admission(settings.workers, settings.queue_size)
     app.state.uploads = uploads
     app.state.admission = admission
     app.state.settings = settings
+    app.state.ops = ops
     folder = settings.folder()
     files = resources.files("dfdet.serve") / "static"
     page = (files / "index.html").read_bytes()
@@ -224,4 +240,5 @@ def create_app(
             raise ApiError(504, "timeout", f"the prediction did not finish within the limit of {limit:g} s") from exc
         return JSONResponse(body, status_code=status)
 
+    ops.add_routes(app, predictor, encode_prediction, settings, uploads, admission)  # /metrics, /readyz, /v1/jobs
     return app

@@ -63,7 +63,13 @@ class HeaderTimeoutProtocol(H11Protocol):
 
 
 def build_server(
-    app: ASGIApp, host: str, port: int, header_timeout_s: float, max_connections: int, log_level: str = "info"
+    app: ASGIApp,
+    host: str,
+    port: int,
+    header_timeout_s: float,
+    max_connections: int,
+    log_level: str = "info",
+    own_logging: bool = False,
 ) -> uvicorn.Server:
     """A uvicorn server for ``app`` with the header time limit (h11, no WebSockets, no ``Server`` header).
 
@@ -74,6 +80,8 @@ def build_server(
         header_timeout_s: seconds a connection may take to send a request's headers.
         max_connections: uvicorn's ``limit_concurrency``: requests beyond it get a plain-text 503.
         log_level: uvicorn's log level.
+        own_logging: leave logging as configured (uvicorn's messages go to the root logger's handlers, e.g. JSON
+            lines) and write no uvicorn access lines (the app writes its own, :mod:`dfdet.serve.observe`).
 
     Returns:
         The server; ``server.run()`` serves until ``server.should_exit``.
@@ -82,6 +90,7 @@ def build_server(
     config = uvicorn.Config(
         app, host=host, port=port, http=protocol, ws="none", lifespan="off", log_level=log_level,
         limit_concurrency=max_connections, server_header=False,
+        access_log=not own_logging, log_config=None if own_logging else uvicorn.config.LOGGING_CONFIG,
     )  # fmt: skip
     return uvicorn.Server(config)
 

@@ -82,6 +82,8 @@ PROJECT_TARGETS = frozenset(
         "dfdet.preprocess.releases.UADFVRelease",
         "dfdet.preprocess.releases.WildDeepfakeRelease",
         "dfdet.serve.AccessPolicy",
+        "dfdet.serve.AuthSettings",
+        "dfdet.serve.JobSettings",
         "dfdet.serve.ServeSettings",
         "dfdet.sweep.SweepSummary",
         "dfdet.transforms.audio.AudioAugment",
