@@ -223,3 +223,34 @@ def test_evaluate_reports_challenge_metrics_on_a_2021_la_tree(
         min_tdcf(bona_fide_scores(p[y == 0]), bona_fide_scores(p[y == 1]), asv)
     )
     assert saved["test/min_dcf"] >= 0 and "test/act_dcf" in saved and "test/eer_A07" in saved
+
+
+def test_benchmark_reports_the_pooled_eer_beside_the_mean(
+    untrained_audio_ckpt: Path, compose_cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from dfdet.metrics.functional import binary_eer
+    from dfdet.tasks.benchmark import benchmark
+
+    monkeypatch.delenv("DFDET_ASVSPOOF5_ROOT", raising=False)
+    wild = make_in_the_wild(tmp_path / "wild")
+    arena = make_in_the_wild(tmp_path / "arena")
+    (arena / "protocol.csv").write_text("file_name,label\n0.wav,spoof\n1.wav,bonafide\n2.wav,bonafide\n3.wav,spoof\n")
+    out = tmp_path / "bench"
+    overrides = [f"ckpt_path={untrained_audio_ckpt}", "test_sets=[in_the_wild,speech_arena,asvspoof5]",
+                 f"+roots.in_the_wild={wild}", f"+roots.speech_arena={arena}", f"paths.output_dir={out}",
+                 "trainer.accelerator=cpu", "trainer.enable_progress_bar=false"]  # fmt: skip
+    cfg = compose_cfg("benchmark", overrides)
+    report = benchmark(cfg, config_dir=str(Path(__file__).resolve().parents[2] / "conf"))
+    assert report["ran"] == ["in_the_wild", "speech_arena"] and report["skipped"] == ["asvspoof5"]
+    tables = [pd.read_csv(out / name / "predictions.csv") for name in report["ran"]]
+    both = pd.concat(tables)
+    pooled = float(binary_eer(torch.tensor(both["score"].to_numpy()), torch.tensor(both["label"].to_numpy())))
+    assert report["pooled"]["eer"] == pytest.approx(pooled) and report["pooled"]["sets"] == report["ran"]
+    eers = [s["metrics"]["eer"] for s in report["sets"] if s["status"] == "ok"]
+    assert report["mean"]["eer"] == pytest.approx(sum(eers) / 2)  # the average EER, beside the pooled one
+    md = (out / "benchmark.md").read_text()
+    assert "**pooled** (one threshold, 2 sets)" in md and f"{pooled:.4f}" in md
+    table = pd.read_csv(out / "benchmark.csv")
+    assert table.loc[table["test_set"] == "pooled", "eer"].item() == pytest.approx(pooled)

@@ -180,15 +180,24 @@ def spoof_eer(fake_probability: np.ndarray, target: np.ndarray) -> float:
     return eer_threshold(-p[y == 0], -p[y == 1])[0]
 
 
-def pooled_eer(sets: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
+def pooled_eer(sets: Sequence[tuple[np.ndarray, np.ndarray]], official: bool = True) -> float:
     """One EER (one threshold) over the scores of several test sets together, as Speech DF Arena's pooled EER.
 
     Args:
         sets: ``(fake_probability, target)`` of each set.
+        official: the challenges' EER (closest DET point); False: the interpolated EER of
+            :func:`dfdet.metrics.functional.binary_eer` (the ``eer`` every evaluation reports).
     """
     if not sets:
         return float("nan")
-    return spoof_eer(np.concatenate([s[0] for s in sets]), np.concatenate([s[1] for s in sets]))
+    p, y = np.concatenate([s[0] for s in sets]), np.concatenate([s[1] for s in sets])
+    if official:
+        return spoof_eer(p, y)
+    import torch
+
+    from dfdet.metrics.functional import binary_eer
+
+    return float(binary_eer(torch.as_tensor(p, dtype=torch.float64), torch.as_tensor(y).long()))
 
 
 def per_condition_eer(
