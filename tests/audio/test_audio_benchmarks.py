@@ -225,6 +225,7 @@ def test_evaluate_reports_challenge_metrics_on_a_2021_la_tree(
     assert saved["test/min_dcf"] >= 0 and "test/act_dcf" in saved and "test/eer_A07" in saved
 
 
+@pytest.mark.slow  # two evaluations through benchmark.py's function
 def test_benchmark_reports_the_pooled_eer_beside_the_mean(
     untrained_audio_ckpt: Path, compose_cfg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
