@@ -90,7 +90,7 @@ class EnergyVAD:
         """The speech regions as ``(start, end)`` in seconds."""
         mask = self.mask(wave, sample_rate)
         edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-        return [(s / sample_rate, e / sample_rate) for s, e in zip(edges[::2], edges[1::2], strict=True)]
+        return [(int(s) / sample_rate, int(e) / sample_rate) for s, e in zip(edges[::2], edges[1::2], strict=True)]
 
 
 def _runs(mask: np.ndarray, value: bool) -> list[tuple[int, int]]:
