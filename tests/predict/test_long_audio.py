@@ -103,14 +103,22 @@ def encode(path: Path, wave: np.ndarray) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def audio_predictor(untrained_audio_ckpt: Path):
+    """One predictor of the untrained tiny LCNN for the format tests (an audio model needs no face pipeline)."""
+    from dfdet.predict import Predictor, load_model
+
+    return Predictor(load_model(untrained_audio_ckpt), None)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("suffix", [".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a"])
-def test_every_format_is_decoded_and_scored_by_window(
-    make_predictor, untrained_audio_ckpt: Path, tmp_path: Path, suffix: str
-) -> None:
+def test_every_format_is_decoded_and_scored_by_window(audio_predictor, tmp_path: Path, suffix: str) -> None:
     path = encode(tmp_path / f"talk{suffix}", np.concatenate([speechlike(1.6), silence(1.5), speechlike(1.1)]))
-    result = make_predictor(untrained_audio_ckpt).predict(path).result
+    result = audio_predictor.predict(path).result
     assert "error" not in result, result
     assert result["kind"] == "audio" and result["duration_s"] == pytest.approx(4.2, abs=0.1)  # codecs pad a little
+    assert result["media_type"] == {".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg",
+                                    ".m4a": "audio/mp4"}.get(suffix, "audio/ogg")  # fmt: skip
     assert len(result["windows"]) == math.ceil(result["duration_s"] / 0.5)
     silent = {w["start_s"] for w in result["windows"] if w["score"] is None}  # speech 0-1.6 s and 3.1-4.2 s
     assert {2.0, 2.5} <= silent and not silent & {0.0, 0.5, 1.0, 3.5}
