@@ -255,3 +255,52 @@ def test_benchmark_reports_the_pooled_eer_beside_the_mean(
     assert "**pooled** (one threshold, 2 sets)" in md and f"{pooled:.4f}" in md
     table = pd.read_csv(out / "benchmark.csv")
     assert table.loc[table["test_set"] == "pooled", "eer"].item() == pytest.approx(pooled)
+
+
+@pytest.mark.slow  # real speech, vocoded, in two release layouts, through benchmark.py's function
+def test_real_and_vocoded_speech_in_asvspoof_and_in_the_wild_layouts(
+    untrained_audio_ckpt: Path, compose_cfg, shared_data: Path, tmp_path: Path
+) -> None:
+    import soundfile as sf
+    import torch
+
+    from dfdet.data.audio.io import load_audio
+    from dfdet.data.audio.synthetic.attacks import codec, gl_vocoder
+    from dfdet.metrics.functional import binary_eer
+    from dfdet.tasks.benchmark import benchmark
+
+    files = sorted((shared_data / "audio").rglob("*.flac")) + sorted((shared_data / "audio").glob("*.wav"))
+    speech = np.concatenate([load_audio(f, 16000) for f in files])
+    rng = np.random.default_rng(0)
+    segments = [speech[i * 32000 : (i + 1) * 32000] for i in range(12)]  # 2-s pieces of real speech
+    la, wild = tmp_path / "2021", tmp_path / "release_in_the_wild"
+    (la / "ASVspoof2021_LA_eval" / "flac").mkdir(parents=True)
+    wild.mkdir()
+    keys, meta = [], ["file,speaker,label"]
+    for i, piece in enumerate(segments):  # bona fide, a Griffin-Lim vocoder (A07), a lossy codec (A19), in turn
+        kind = i % 3
+        wave = piece if kind == 0 else gl_vocoder(piece, rng) if kind == 1 else codec(piece, rng)
+        attack, key = ("bonafide", "bonafide") if kind == 0 else ("A07" if kind == 1 else "A19", "spoof")
+        utt = f"LA_E_{3000000 + i}"
+        sf.write(la / "ASVspoof2021_LA_eval" / "flac" / f"{utt}.flac", wave, 16000)
+        keys.append(f"LA_00{i % 4:02d} {utt} {('none', 'alaw')[i % 2]} - {attack} {key} notrim eval")
+        sf.write(wild / f"{i}.wav", wave, 16000)
+        meta.append(f"{i}.wav,speaker {i % 4},{'bona-fide' if kind == 0 else 'spoof'}")
+    (la / "keys" / "LA" / "CM").mkdir(parents=True)
+    (la / "keys" / "LA" / "CM" / "trial_metadata.txt").write_text("\n".join(keys) + "\n")
+    (wild / "meta.csv").write_text("\n".join(meta) + "\n")
+    out = tmp_path / "bench"
+    overrides = [f"ckpt_path={untrained_audio_ckpt}", "test_sets=[asvspoof2021_la,in_the_wild]",
+                 f"+roots.asvspoof2021_la={la}", f"+roots.in_the_wild={wild}", f"paths.output_dir={out}",
+                 "trainer.accelerator=cpu", "trainer.enable_progress_bar=false"]  # fmt: skip
+    report = benchmark(
+        compose_cfg("benchmark", overrides), config_dir=str(Path(__file__).resolve().parents[2] / "conf")
+    )
+    assert report["ran"] == ["asvspoof2021_la", "in_the_wild"]
+    asvspoof = report["sets"][0]["metrics"]
+    for key in ("eer", "eer_A07", "eer_A19", "eer_codec_none", "eer_codec_alaw", "min_dcf", "act_dcf"):
+        assert 0.0 <= asvspoof[key] <= 2.0, key  # per attack and per codec, on real and vocoded speech
+    both = pd.concat([pd.read_csv(out / name / "predictions.csv") for name in report["ran"]])
+    assert len(both) == 24
+    pooled = float(binary_eer(torch.tensor(both["score"].to_numpy()), torch.tensor(both["label"].to_numpy())))
+    assert report["pooled"]["eer"] == pytest.approx(pooled)
