@@ -58,6 +58,24 @@ def test_asvspoof2021_la_keys_codecs_phase_and_asv_scores(tmp_path: Path) -> Non
     assert "keys/LA/CM/trial_metadata.txt" in str(err.value) and "keys_root" in str(err.value)
 
 
+def test_asvspoof2019_la_finds_the_release_asv_scores(asvspoof_root: Path) -> None:
+    from dfdet.data.audio.sources import ASVspoof2019LASource
+
+    source = ASVspoof2019LASource(str(asvspoof_root))
+    assert source.asv_scores("test") is None and source.tdcf_legacy  # no ASV scores in the tree: no t-DCF
+    scores = asvspoof_root / "ASVspoof2019_LA_asv_scores"
+    scores.mkdir()
+    (scores / "ASVspoof2019.LA.asv.eval.gi.trl.scores.txt").write_text(
+        "bonafide target 3.0\nbonafide nontarget -1.0\nA07 spoof 2.5\nbonafide target 1.0\nA19 spoof -0.3\n"
+    )  # SOURCE KEY SCORE, as the 2019 release writes them
+    target, nontarget, spoof = source.asv_scores("test")
+    assert list(target) == [3.0, 1.0] and list(nontarget) == [-1.0] and list(spoof) == [2.5, -0.3]
+    assert source.asv_scores("val") is None  # no dev scores written
+    (scores / "ASVspoof2019.LA.asv.eval.gi.trl.scores.txt").write_text("bonafide target high\n")
+    with pytest.raises(ManifestError, match="SCORE is not a number"):
+        source.asv_scores("test")
+
+
 def test_asvspoof2021_df_vocoders_and_bad_lines(tmp_path: Path) -> None:
     root = make_asvspoof2021_df(tmp_path / "2021")
     df = ASVspoof2021Source(str(root), "DF").manifest()

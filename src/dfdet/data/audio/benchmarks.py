@@ -19,6 +19,7 @@ import pandas as pd
 
 from dfdet.data.audio.protocols import (
     file_in,
+    float_column,
     load_pickled_npy,
     missing_files,
     protocol_manifest,
@@ -146,7 +147,7 @@ class ASVspoof2021Source(_Source):
         if len(meta) != len(scores) or (meta["utt_id"] != scores["utt_id"]).any():
             raise ManifestError(f"{keys}: score.txt and trial_metadata.txt must list the same trials in the same order")
         keep = meta["subset"] == self.phase if self.phase else pd.Series(True, index=meta.index)
-        values = scores["score"].astype(float)
+        values = float_column(scores, "score", keys / "ASVTorch_Kaldi/score.txt")
         return tuple(values[keep & (meta["key"] == k)].to_numpy() for k in ("target", "nontarget", "spoof"))  # type: ignore[return-value]
 
 

@@ -125,6 +125,14 @@ def protocol_manifest(
     return out
 
 
+def float_column(table: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """``table[column]`` as floats; :class:`ManifestError` naming ``path`` when a value is not a number."""
+    try:
+        return table[column].astype(float)
+    except ValueError as exc:
+        raise ManifestError(f"{path}: a {column.upper()} is not a number ({exc})") from exc
+
+
 def file_in(folder: Path, suffix: str = "") -> Callable[[str], str]:
     """The path of an utterance id (or file name) in ``folder``, with ``suffix`` appended: a ``path_of`` for
     :func:`protocol_manifest`."""

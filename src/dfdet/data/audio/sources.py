@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from dfdet.data.audio.io import AUDIO_EXTENSIONS
-from dfdet.data.audio.protocols import COLUMNS, file_in, missing_files, protocol_manifest, read_fields
+from dfdet.data.audio.protocols import COLUMNS, file_in, float_column, missing_files, protocol_manifest, read_fields
 from dfdet.data.audio.synthetic.generate import SyntheticAudioSpec, ensure_synthetic_audio
 from dfdet.data.layouts import root_or_raise, stable_fraction
-from dfdet.errors import DatasetNotFoundError, ManifestError
+from dfdet.errors import DatasetNotFoundError
 
 ASVSPOOF_SPLITS = {"train": ("train", "trn"), "val": ("dev", "trl"), "test": ("eval", "trl")}
 ASVSPOOF_SKETCH = (
@@ -71,10 +71,7 @@ def read_asv_scores(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """An ASVspoof 2019 ASV score file (``SOURCE KEY SCORE`` per line, ``KEY`` target, nontarget or spoof) as the
     (target, nontarget, spoof) score arrays the t-DCF needs."""
     table = read_fields(path, ("source", "key", "score"), {"key": ("target", "nontarget", "spoof")})
-    try:
-        scores = table["score"].astype(float)
-    except ValueError as exc:
-        raise ManifestError(f"{path}: a SCORE is not a number ({exc})") from exc
+    scores = float_column(table, "score", path)
     return tuple(scores[table["key"] == k].to_numpy() for k in ("target", "nontarget", "spoof"))  # type: ignore[return-value]
 
 

@@ -48,7 +48,7 @@ class WaveFakeSource(_Source):
         jsut_root: the ``jsut_ver1.1`` folder (needed when the JSUT vocoders are there).
         vocoders: the vocoder folders to use; None: every one found.
         val_fraction, test_fraction: shares of the split by sentence (``test_fraction: 1``: all test).
-        check_files: verify up front that every file exists (they were found on disk: a no-op kept for symmetry).
+        check_files: verify that every listed file still exists.
     """
 
     name = "wavefake"
@@ -140,7 +140,7 @@ class MLAADSource(_Source):
         reals_root: the M-AILABS folder holding ``<lang_code>/by_book/...``.
         languages: the languages to use (``[de, en]``); None: every language of ``fake/``.
         val_fraction, test_fraction: shares of the split by file (``test_fraction: 1``: all test).
-        check_files: kept for symmetry with the other sources (the files were found on disk).
+        check_files: verify that every listed file still exists.
     """
 
     name = "mlaad"
