@@ -21,6 +21,8 @@ AUDIO_MODELS = ("lcnn", "rawnet2", "spec_cnn")
 FOUNDATION = {"clip_b16": "test_vit", "clip_l14": "test_vit", "dinov2_l14": "test_vit", "pe_l14": "test_vit"}
 FOUNDATION["convnext_b"] = "test_convnext"
 AUDIO_DATA = ("synthetic_audio", "asvspoof2019_la", "audio_folder")
+AUDIO_DATA += ("asvspoof2021_la", "asvspoof2021_df", "asvspoof5", "in_the_wild", "speech_arena", "partialspoof")
+AUDIO_DATA += ("wavefake", "mlaad")
 
 
 def options(group: str) -> list[str]:

@@ -122,3 +122,31 @@ def test_page_shows_the_fused_score_of_face_and_sound(
         how = page.text_content("#threshold")
         assert f"threshold {expected['threshold']:.3f}" in how and "sound " in how and "audio weight 0.4" in how
         assert problems == []
+
+
+def test_page_charts_the_audio_windows_with_speech(
+    predictor: Any, untrained_audio_ckpt: Path, tmp_path: Path, live_server: Callable[..., Any]
+) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from dfdet.predict import Predictor, load_model
+    from dfdet.serve import ServeSettings, create_app
+
+    t = np.arange(24000) / 16000
+    voice = (0.2 * np.sin(2 * np.pi * 140 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
+    wave = np.concatenate([voice, np.zeros(24000, np.float32), voice])  # 1.5 s speech, 1.5 s silence, 1.5 s speech
+    sf.write(tmp_path / "call.wav", wave, 16000)
+    audio = Predictor(load_model(untrained_audio_ckpt), predictor.faces)
+    expected = audio.predict(tmp_path / "call.wav").result
+    scored = [w for w in expected["windows"] if w["score"] is not None]
+    assert 2 <= len(scored) < len(expected["windows"])  # the silent windows are listed without a score
+    app = create_app(audio, ServeSettings(upload_dir=str(tmp_path / "uploads")))
+    with live_server(app) as url, chromium_page() as (page, problems):
+        page.goto(url)
+        page.set_input_files("#file", str(tmp_path / "call.wav"))
+        page.click("#submit")
+        page.wait_for_selector("#result:not([hidden])", timeout=60_000)
+        assert page.text_content("#probability") == f"{100 * expected['fake_probability']:.1f} %"
+        assert page.eval_on_selector_all("#chart circle", "c => c.length") == len(scored)  # windows with speech
+        assert problems == []

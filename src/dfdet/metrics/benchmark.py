@@ -46,6 +46,10 @@ NOTE = (
     "column); EER and AUC need no threshold, accuracy is taken at `threshold`. Intervals: 95 % bootstrap over "
     "videos (speakers for audio); * marks a set with fewer than 20 videos of a class."
 )
+POOLED_NOTE = (
+    "Pooled: the EER of every set's scores together, at one threshold (as Speech DF Arena reports beside the average "
+    "EER): a detector whose scores mean the same on every set is not penalised, one that needs a threshold per set is."
+)
 # metric with a bootstrap interval in evaluate's metrics (``<key>_ci_low`` / ``_high``, videos resampled) -> title
 INTERVALS = {"video_auc": "video AUC 95% CI", "video_eer": "video EER 95% CI"}
 
@@ -79,9 +83,12 @@ def mean_metrics(results: list[SetResult]) -> dict[str, float]:
     return out
 
 
-def benchmark_frame(results: list[SetResult], mean: dict[str, float]) -> pd.DataFrame:
-    """One row per test set (skipped ones with their reason) and a ``mean`` row: ``test_set``, ``status``,
-    ``reason``, the :data:`METRICS` keys, then the :data:`PROTOCOL` keys."""
+def benchmark_frame(
+    results: list[SetResult], mean: dict[str, float], pooled: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """One row per test set (skipped ones with their reason), a ``mean`` row and, given ``pooled``, a ``pooled`` row
+    (its ``eer`` and ``video_eer``): ``test_set``, ``status``, ``reason``, the :data:`METRICS` keys, then the
+    :data:`PROTOCOL` keys."""
     rows = []
     for r in results:
         metrics = {k: r.metrics.get(k, math.nan) for k in METRICS}
@@ -89,6 +96,10 @@ def benchmark_frame(results: list[SetResult], mean: dict[str, float]) -> pd.Data
         rows.append({**row, **_protocol(r)})
     ran = sum(r.status == "ok" for r in results)
     rows.append({"test_set": "mean", "status": "mean", "reason": f"mean of the {ran} set(s) that ran", **mean})
+    if pooled:
+        reason = f"one threshold over the scores of {', '.join(pooled['sets'])}"
+        rows.append({"test_set": "pooled", "status": "pooled", "reason": reason, "eer": pooled["eer"],
+                     "video_eer": pooled["video_eer"]})  # fmt: skip
     bounds = [f"{k}_ci_{side}" for k in INTERVALS for side in ("low", "high")]
     columns = ["test_set", "status", "reason", *METRICS, *bounds, "small_test_set", *PROTOCOL]
     frame = pd.DataFrame(rows, columns=columns)
@@ -144,8 +155,11 @@ def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def markdown(results: list[SetResult], mean: dict[str, float], checkpoint: str, split: str) -> str:
-    """The Markdown report: the table (sets that ran, then the mean) and the skipped sets with their reasons."""
+def markdown(
+    results: list[SetResult], mean: dict[str, float], checkpoint: str, split: str, pooled: dict[str, Any] | None = None
+) -> str:
+    """The Markdown report: the table (sets that ran, the mean, and the pooled EER when given) and the skipped sets
+    with their reasons."""
     titles = ["test set", *METRICS.values(), *INTERVALS.values(), *PROTOCOL.values()]
     align = ["---"] + ["---:"] * (len(METRICS) + len(INTERVALS)) + ["---"] * len(PROTOCOL)
     lines = [f"# Benchmark: {checkpoint} ({split} split of each set)", "", _row(titles), _row(align)]
@@ -153,10 +167,16 @@ def markdown(results: list[SetResult], mean: dict[str, float], checkpoint: str, 
     ran = sum(r.status == "ok" for r in results)
     mean_cells = [f"**mean** ({ran} set{'s' if ran != 1 else ''})", *(_cell(mean[k]) for k in METRICS)]
     lines.append(_row(mean_cells + [""] * (len(INTERVALS) + len(PROTOCOL))))
+    if pooled:
+        title = f"**pooled** (one threshold, {len(pooled['sets'])} sets)"
+        cells = [_cell(pooled[k]) if k in ("eer", "video_eer") else "" for k in METRICS]
+        lines.append(_row([title, *cells] + [""] * (len(INTERVALS) + len(PROTOCOL))))
     skipped = [r for r in results if r.status != "ok"]
     if skipped:
         lines += ["", "Skipped:", ""] + [f"- **{r.name}**: {r.reason}" for r in skipped]
     lines += ["", NOTE]
+    if pooled:
+        lines += ["", POOLED_NOTE]
     return "\n".join(lines) + "\n"
 
 
@@ -191,21 +211,28 @@ def save_bar_chart(results: list[SetResult], mean: dict[str, float], path: Path,
     return path
 
 
-def write_benchmark(results: list[SetResult], out: Path, checkpoint: str, split: str) -> dict[str, Any]:
+def write_benchmark(
+    results: list[SetResult], out: Path, checkpoint: str, split: str, pooled: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Writes ``benchmark.md``, ``benchmark.csv``, ``benchmark.json`` and ``benchmark.png`` into ``out``.
+
+    Args:
+        pooled: ``eer``, ``video_eer`` and ``sets`` of the EER over several sets at one threshold (see
+            :func:`pooled_eers`); None: none.
 
     Returns:
         The JSON payload: ``checkpoint``, ``split``, ``sets`` (each :class:`SetResult` as a dict), ``mean``,
-        ``ran`` and ``skipped`` (names), ``run_info``.
+        ``pooled`` (or None), ``ran`` and ``skipped`` (names), ``run_info``.
     """
     mean = mean_metrics(results)
-    (out / "benchmark.md").write_text(markdown(results, mean, checkpoint, split))
-    benchmark_frame(results, mean).to_csv(out / "benchmark.csv", index=False)
+    (out / "benchmark.md").write_text(markdown(results, mean, checkpoint, split, pooled))
+    benchmark_frame(results, mean, pooled).to_csv(out / "benchmark.csv", index=False)
     report = {
         "checkpoint": checkpoint,
         "split": split,
         "sets": [asdict(r) for r in results],
         "mean": mean,
+        "pooled": pooled,
         "ran": [r.name for r in results if r.status == "ok"],
         "skipped": [r.name for r in results if r.status != "ok"],
         "run_info": run_info(),
@@ -215,8 +242,10 @@ def write_benchmark(results: list[SetResult], out: Path, checkpoint: str, split:
     return report
 
 
-def print_benchmark(results: list[SetResult], mean: dict[str, float], title: str = "benchmark") -> None:
-    """Prints the table (metrics and the main protocol columns) and the skipped sets to stdout."""
+def print_benchmark(
+    results: list[SetResult], mean: dict[str, float], title: str = "benchmark", pooled: dict[str, Any] | None = None
+) -> None:
+    """Prints the table (metrics and the main protocol columns, the mean and the pooled EERs) and the skipped sets."""
     table = Table(title=title)
     shown = ("frames_per_video", "margin", "video_aggregation", "threshold")
     for name in ["test set", *METRICS.values(), *INTERVALS.values(), *(PROTOCOL[k] for k in shown)]:
@@ -225,8 +254,33 @@ def print_benchmark(results: list[SetResult], mean: dict[str, float], title: str
         if r.status == "ok":
             table.add_row(*_cells(r, shown))
     table.add_row("mean", *(_cell(mean[k]) for k in METRICS), *([""] * (len(INTERVALS) + len(shown))))
+    if pooled:
+        cells = [_cell(pooled[k]) if k in ("eer", "video_eer") else "" for k in METRICS]
+        table.add_row("pooled", *cells, *([""] * (len(INTERVALS) + len(shown))))
     console = Console(width=200)
     console.print(table)
     for r in results:
         if r.status != "ok":
             console.print(f"skipped {r.name}: {r.reason}", highlight=False, soft_wrap=True)
+
+
+def pooled_eers(tables: dict[str, pd.DataFrame], aggregation: str = "mean", top_k: int = 5) -> dict[str, Any] | None:
+    """The EER of several sets' scores together, at one threshold: ``eer`` over every scored row (utterances for
+    audio, frames for faces) and ``video_eer`` over videos (their scores aggregated as evaluated); None for fewer than
+    two sets.
+
+    Args:
+        tables: each set's ``predictions.csv`` (``video``, ``label``, ``score``), by set name.
+    """
+    from dfdet.metrics.report import video_table
+    from dfdet.metrics.spoofing import pooled_eer
+
+    if len(tables) < 2:
+        return None
+    rows = [(t["score"].to_numpy(), t["label"].to_numpy()) for t in tables.values()]
+    videos = [video_table(t, aggregation, top_k) for t in tables.values()]
+    return {
+        "eer": pooled_eer(rows, official=False),
+        "video_eer": pooled_eer([(v["score"].to_numpy(), v["label"].to_numpy()) for v in videos], official=False),
+        "sets": list(tables),
+    }

@@ -15,7 +15,7 @@ class MediaError(Exception):
     Codes: ``unsupported_type`` (not a recognised image, video or audio format), ``unreadable`` (corrupt or
     truncated), ``image_too_large`` (more pixels than allowed: a decompression bomb), ``no_face`` (no face in any
     sampled frame), ``wrong_modality`` (audio given to a face model, or an image to an audio model),
-    ``no_video_stream``, ``no_audio_track``.
+    ``no_video_stream``, ``no_audio_track``, ``no_speech`` (an audio model on a recording without speech).
 
     Args:
         code: machine-readable reason.

@@ -31,7 +31,7 @@ from dfdet.preprocess.video import IMAGE_EXTENSIONS
 from dfdet.provenance import DEMONSTRATION_CAVEAT
 
 # Media errors that mean "this model does not apply to this file" (verdict not_applicable), not a broken file.
-NOT_APPLICABLE = ("no_face", "no_audio_track", "wrong_modality")
+NOT_APPLICABLE = ("no_face", "no_audio_track", "no_speech", "wrong_modality")
 
 log = logging.getLogger("dfdet.predict")
 
@@ -77,6 +77,11 @@ class Predictor:
         scene: with a face model, a predictor with a whole-image model (AI-generated images): images and videos are
             scored by it too (``image`` in the result, not fused); a file without a face is then ``not_applicable``
             to the face model instead of an error, and the whole-image score still answers.
+        window_hop: audio models: the step between windows as a share of the window (0.5: half-window steps);
+            None: windows end to end.
+        vad: audio models: score only windows with speech (energy-based voice activity detection); a recording
+            without speech is ``not_applicable``.
+        min_speech: audio models: the share of a window that must be speech for it to be scored.
     """
 
     def __init__(
@@ -93,6 +98,9 @@ class Predictor:
         audio_weight: float = 0.5,
         scene: Predictor | None = None,
         uncertain_band: tuple[float, float] | None = None,
+        window_hop: float | None = None,
+        vad: bool = True,
+        min_speech: float = 0.5,
     ) -> None:
         if sound is not None and (model.info.modality != "face" or sound.info.modality != "audio"):
             raise PredictError(
@@ -118,6 +126,11 @@ class Predictor:
         self.sound = sound
         self.audio_weight = audio_weight
         self.scene = scene
+        if window_hop is not None and not 0.0 < window_hop <= 1.0:
+            raise PredictError(f"window_hop={window_hop} must be in (0, 1] (a share of the model's window)")
+        if not 0.0 < min_speech <= 1.0:
+            raise PredictError(f"min_speech={min_speech} must be in (0, 1] (a share of the model's window)")
+        self.window_hop, self.vad, self.min_speech = window_hop, vad, min_speech
         overrides: dict[str, Any] = {"aggregation": aggregation, "top_k": top_k}
         if threshold is not None:
             overrides.update(threshold=float(threshold), threshold_source="override", uncertain_band=None)

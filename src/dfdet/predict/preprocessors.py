@@ -246,16 +246,19 @@ class AudioPreprocessor:
         self.predictor = predictor
 
     def score(self, path: Path, media: MediaType, explain: bool) -> tuple[dict[str, Any], list[ExplainedFace]]:
-        """Mean fake probability over non-overlapping windows of the model's length (the sound track of videos)."""
+        """The mean fake probability of the windows with speech, sliding over the whole recording (the sound track
+        of videos), with each window's score and the stretches that look spoofed (:mod:`dfdet.predict.audio`)."""
         if media.kind == "image":
             raise MediaError(
                 "wrong_modality", "this model scores audio (files or the sound track of videos), not images"
             )
-        from dfdet.data.audio.crops import windows
         from dfdet.data.audio.io import NoAudioTrackError, extract_audio_track, load_audio
+        from dfdet.data.audio.vad import EnergyVAD
         from dfdet.errors import ManifestError
+        from dfdet.predict.audio import fake_regions, score_recording
 
-        rate, length = int(self.predictor.info.sample_rate or 16000), self.predictor.info.input_size
+        p = self.predictor
+        rate, length = int(p.info.sample_rate or 16000), int(p.info.input_size)
         try:
             wave = extract_audio_track(path, rate) if media.kind == "video" else load_audio(path, rate)
         except NoAudioTrackError as exc:
@@ -264,16 +267,13 @@ class AudioPreprocessor:
             raise MediaError("unreadable", "cannot decode the audio") from exc
         if wave.size == 0:
             raise MediaError("unreadable", "the audio holds no samples")
-        duration = len(wave) / rate
-        crops, starts = windows(wave, length)
-        probs = sigmoid(self.predictor.logits(crops))
-        body = self.predictor.decision(aggregate(probs, "mean"))
-        body["aggregation"] = "mean"
-        body["duration_s"] = round(duration, 3)
-        body["windows"] = [
-            {"start_s": round(s / rate, 3), "end_s": round((s + length) / rate, 3), "score": float(p)}
-            for s, p in zip(starts, probs, strict=True)
-        ]
+        hop = max(1, round(length * p.window_hop)) if p.window_hop else None
+        vad = EnergyVAD() if p.vad else None
+        scored = score_recording(wave, rate, length, p.logits, hop, vad, p.min_speech)
+        body = p.decision(scored.pop("probability"))
+        body["aggregation"] = "mean"  # of the windows with speech
+        body.update(scored)
+        body["fake_regions"] = fake_regions(scored["windows"], p.info.threshold)
         if explain:  # no heatmaps for waveforms
             body.update(explanation_method=None, explanations=[])
         return body, []

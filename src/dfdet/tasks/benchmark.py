@@ -29,7 +29,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from dfdet.contract import ContractError, InputContract
 from dfdet.errors import CheckpointError, ConfigValueError, DatasetNotFoundError, ManifestError, find_user_error
-from dfdet.metrics.benchmark import SetResult, print_benchmark, write_benchmark
+from dfdet.metrics.benchmark import SetResult, pooled_eers, print_benchmark, write_benchmark
 from dfdet.models import DeepfakeDetector, load_detector
 from dfdet.preprocess.store import MANIFEST, SETTINGS
 from dfdet.tasks.checks import check_documented_keys
@@ -264,7 +264,12 @@ def benchmark(cfg: DictConfig, config_dir: str | None = None) -> dict[str, Any]:
     out = output_dir(cfg)
     with hydra_context(config_dir):
         results = [_run_set(cfg, name, out, model, source) for name in names]
-    report = write_benchmark(results, out, checkpoint=str(cfg.ckpt_path), split=str(cfg.split))
-    print_benchmark(results, report["mean"], title=f"benchmark ({cfg.split}): {cfg.ckpt_path}")
+    ran = {r.name: pd.read_csv(out / r.name / "predictions.csv") for r in results if r.status == "ok"}
+    metric = model.stage_metrics("test")
+    pooled = pooled_eers(
+        ran, str(cfg.get("video_aggregation") or metric.aggregation), int(cfg.get("top_k") or metric.top_k)
+    )
+    report = write_benchmark(results, out, checkpoint=str(cfg.ckpt_path), split=str(cfg.split), pooled=pooled)
+    print_benchmark(results, report["mean"], title=f"benchmark ({cfg.split}): {cfg.ckpt_path}", pooled=pooled)
     log.info("Wrote %s", out / "benchmark.md")
     return report

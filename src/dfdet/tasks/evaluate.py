@@ -18,6 +18,7 @@ from dfdet.models import DeepfakeDetector, load_detector
 from dfdet.models.scoring import score_sound_tracks
 from dfdet.tasks.checks import check_documented_keys
 from dfdet.tasks.common import build, check_modality, log, output_dir, save_resolved_config
+from dfdet.tasks.spoofing import spoofing_metrics
 from dfdet.utils.runinfo import run_info, to_float_dict, write_json
 from dfdet.utils.table import print_metrics
 
@@ -152,6 +153,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     tested = trainer.test(model, dataloaders=loader, verbose=False)[0]
     metrics = {f"{cfg.split}/{k.split('/', 1)[1]}": v for k, v in tested.items()}
     result = to_float_dict(metrics)
+    if model.contract.modality == "audio":  # min t-DCF, minDCF, actDCF, EER per codec / vocoder
+        result.update(spoofing_metrics(model, datamodule, cfg.split))
 
     name = OmegaConf.select(cfg, "data.source.layout") or "synthetic"
     names = datamodule.video_names()

@@ -30,10 +30,13 @@ def fixed_crop(x: np.ndarray, length: int, rng: np.random.Generator | None = Non
     return x[start : start + length]
 
 
-def windows(x: np.ndarray, length: int, hop: int | None = None) -> tuple[np.ndarray, list[int]]:
+def windows(
+    x: np.ndarray, length: int, hop: int | None = None, cover_tail: bool = False
+) -> tuple[np.ndarray, list[int]]:
     """A whole waveform as windows of ``length`` samples every ``hop`` (``length`` when None: no overlap), after
     repeat-padding a shorter one: how audio models score a file of any length (training, evaluation and prediction
-    alike).
+    alike). With ``cover_tail``, a last window ending at the last sample is added when the regular ones stop short
+    of it (prediction: every second of a recording is scored).
 
     Returns:
         The windows (N, length) float32 and their start samples.
@@ -43,6 +46,11 @@ def windows(x: np.ndarray, length: int, hop: int | None = None) -> tuple[np.ndar
         >>> w.shape, starts
         ((2, 4), [0, 4])
     """
+    n = len(x)
     x = repeat_pad(np.asarray(x, dtype=np.float32), length)
     starts = list(range(0, len(x) - length + 1, hop or length))
+    if n < length:  # one window of the repeated recording
+        starts = starts[:1]
+    elif cover_tail and starts[-1] + length < n:
+        starts.append(n - length)
     return np.stack([x[s : s + length] for s in starts]), starts

@@ -11,21 +11,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dfdet.data.audio.io import AUDIO_EXTENSIONS
+from dfdet.data.audio.protocols import COLUMNS, file_in, float_column, missing_files, protocol_manifest, read_fields
 from dfdet.data.audio.synthetic.generate import SyntheticAudioSpec, ensure_synthetic_audio
 from dfdet.data.layouts import root_or_raise, stable_fraction
-from dfdet.errors import DatasetNotFoundError, ManifestError
-
-COLUMNS = ("dataset", "split", "utt_id", "speaker", "label", "method", "path")
-
-
-def _missing_files(df: pd.DataFrame, where: str) -> None:
-    missing = [p for p in df["path"] if not os.path.isfile(p)]
-    if missing:
-        raise ManifestError(f"{where}: {len(missing)} of {len(df)} listed audio files are missing, e.g. {missing[0]}")
-
+from dfdet.errors import DatasetNotFoundError
 
 ASVSPOOF_SPLITS = {"train": ("train", "trn"), "val": ("dev", "trl"), "test": ("eval", "trl")}
 ASVSPOOF_SKETCH = (
@@ -68,29 +61,18 @@ def check_asvspoof2019_la(root: str | os.PathLike | None) -> Path:
 
 def read_asvspoof_protocol(path: Path, flac_dir: Path, split: str) -> pd.DataFrame:
     """Parses one CM protocol file (``SPEAKER UTTERANCE - SYSTEM KEY`` per line) into manifest rows."""
-    rows = []
-    for n, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = line.split()
-        if len(fields) != 5 or fields[4] not in ("bonafide", "spoof"):
-            raise ManifestError(f"{path}:{n}: expected 'SPEAKER UTTERANCE - SYSTEM bonafide|spoof', got '{line}'")
-        speaker, utt, _, system, key = fields
-        spoof = key == "spoof"
-        rows.append(
-            {
-                "dataset": "asvspoof2019_la",
-                "split": split,
-                "utt_id": utt,
-                "speaker": speaker,
-                "label": int(spoof),
-                "method": system if spoof else "real",
-                "path": str(flac_dir / f"{utt}.flac"),
-            }
-        )
-    if not rows:
-        raise ManifestError(f"{path} lists no utterances")
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    table = read_fields(path, ("speaker", "utt_id", "unused", "system", "key"), {"key": ("bonafide", "spoof")})
+    return protocol_manifest(
+        table, "asvspoof2019_la", split, file_in(flac_dir, ".flac"), table["key"] == "spoof", table["system"]
+    )
+
+
+def read_asv_scores(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An ASVspoof 2019 ASV score file (``SOURCE KEY SCORE`` per line, ``KEY`` target, nontarget or spoof) as the
+    (target, nontarget, spoof) score arrays the t-DCF needs."""
+    table = read_fields(path, ("source", "key", "score"), {"key": ("target", "nontarget", "spoof")})
+    scores = float_column(table, "score", path)
+    return tuple(scores[table["key"] == k].to_numpy() for k in ("target", "nontarget", "spoof"))  # type: ignore[return-value]
 
 
 class ASVspoof2019LASource:
@@ -103,6 +85,7 @@ class ASVspoof2019LASource:
 
     name = "asvspoof2019_la"
     id_column = "utt_id"
+    tdcf_legacy = True  # min t-DCF as the ASVspoof 2019 evaluation plan defines it
 
     def __init__(self, root: str | None, check_files: bool = True) -> None:
         self.root = root
@@ -121,8 +104,18 @@ class ASVspoof2019LASource:
         ]
         df = pd.concat(parts, ignore_index=True)
         if self.check_files:
-            _missing_files(df, f"ASVspoof 2019 LA at {la}")
+            missing_files(df, f"ASVspoof 2019 LA at {la}")
         return df
+
+    def asv_scores(self, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The organisers' ASV scores of ``split`` (``ASVspoof2019_LA_asv_scores/ASVspoof2019.LA.asv.{dev,eval}.gi.
+        trl.scores.txt``) for the min t-DCF; None when the release folder has none."""
+        part = dict(val="dev", test="eval").get(split)
+        path = (
+            check_asvspoof2019_la(self.root)
+            / f"ASVspoof2019_LA_asv_scores/ASVspoof2019.LA.asv.{part}.gi.trl.scores.txt"
+        )
+        return read_asv_scores(path) if part and path.is_file() else None
 
 
 FOLDER_SKETCH = (

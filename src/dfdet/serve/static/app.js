@@ -127,7 +127,7 @@ function showResult(result) {
   parts.push(`${result.seconds.toFixed(2)} s`);
   $("details").textContent = parts.join(" · ");
   const frames = result.frames || [];
-  const windows = result.windows || [];
+  const windows = (result.windows || []).filter((w) => w.score !== null); // windows without speech: not scored
   const chartBox = $("chart-box");
   if (frames.length > 1) {
     drawChart(frames.map((f) => ({ x: f.index, y: f.score })), result.threshold, "frame");
