@@ -51,38 +51,41 @@ def test_audio_model_scores_the_sound_track_of_real_videos(
 def test_face_and_audio_models_fuse_on_videos_with_sound(
     make_predictor, onnx_path: Path, untrained_audio_ckpt: Path, media: dict[str, Path], tmp_path: Path
 ) -> None:
+    """The late fusion of face and voice is a suite of the two under the weighted_mean rule."""
     import numpy as np
 
     from dfdet.predict import PredictError
+    from dfdet.predict.suite import ROLES, Member, Suite
     from dfdet.testing.media import face_frames, write_video
 
     voice = (0.2 * np.sin(2 * np.pi * 140 * np.arange(20000) / 16000)).astype(np.float32)
     talk = write_video(tmp_path / "talk.mp4", face_frames(12, size=(192, 144), seed=1), 10, voice)
-    sound = make_predictor(untrained_audio_ckpt)
-    fused = make_predictor(onnx_path, sound=sound, audio_weight=0.3)
+    sound, face_model = make_predictor(untrained_audio_ckpt), make_predictor(onnx_path)
+    members = [Member("face", ROLES["face"], face_model, 0.7), Member("voice", ROLES["voice"], sound, 0.3)]
+    fused = Suite(members, rule="weighted_mean")
     result = fused.predict(talk).result
-    face, audio = make_predictor(onnx_path).predict(talk).result, sound.predict(talk).result
-    assert result["fake_probability"] == face["fake_probability"]  # the face result itself is unchanged
-    assert result["audio"]["fake_probability"] == pytest.approx(audio["fake_probability"])
+    face, audio = face_model.predict(talk).result, sound.predict(talk).result
+    assert result["models"]["face"]["fake_probability"] == face["fake_probability"]  # each model's own result
+    assert result["models"]["voice"]["fake_probability"] == pytest.approx(audio["fake_probability"])
     # 0.5-s windows end to end over the decoded 1.25 s (plus the codec's padding), the last one ending at the end
-    assert result["audio"]["windows"] == audio["windows"] and len(audio["windows"]) == math.ceil(
-        audio["duration_s"] / 0.5
-    )
+    assert result["models"]["voice"]["windows"] == audio["windows"]
+    assert len(audio["windows"]) == math.ceil(audio["duration_s"] / 0.5)
     expected = 0.7 * face["fake_probability"] + 0.3 * audio["fake_probability"]
-    assert result["fused"]["fake_probability"] == pytest.approx(expected)
-    threshold = 0.7 * fused.info.threshold + 0.3 * sound.info.threshold
-    assert result["fused"]["threshold"] == pytest.approx(threshold)
-    assert result["fused"]["label"] == ("fake" if expected >= threshold else "real")
+    assert result["overall"]["fake_probability"] == pytest.approx(expected)
+    threshold = 0.7 * face_model.info.threshold + 0.3 * sound.info.threshold
+    assert result["overall"]["threshold"] == pytest.approx(threshold)
+    assert result["verdict"] == ("fake" if expected >= threshold else "real")
 
     silent = fused.predict(media["video"]).result  # no sound track: the face score alone
-    assert silent["audio"]["error"]["code"] == "no_audio_track"
-    assert silent["fused"]["fake_probability"] == silent["fake_probability"] and silent["fused"]["audio_weight"] == 0
-    assert "fused" not in fused.predict(media["image"]).result
+    assert not silent["models"]["voice"]["routed"] and "no sound track" in silent["models"]["voice"]["reason"]
+    assert silent["overall"]["fake_probability"] == silent["models"]["face"]["fake_probability"]
+    assert silent["overall"]["weights"] == {"face": 1.0}
+    assert not fused.predict(media["image"]).result["models"]["voice"]["routed"]
     assert fused.predict(tmp_path / "gone.mp4").result["error"]["code"] == "unreadable"  # never raises
-    with pytest.raises(PredictError, match="a face model and an audio model"):
-        make_predictor(untrained_audio_ckpt, sound=make_predictor(onnx_path))
-    with pytest.raises(PredictError, match="audio_weight"):
-        make_predictor(onnx_path, sound=sound, audio_weight=1.5)
+    with pytest.raises(PredictError, match="needs a model of modality face"):
+        Member("face", ROLES["face"], sound)
+    with pytest.raises(PredictError, match="weight"):
+        Member("voice", ROLES["voice"], sound, -0.5)
 
 
 def test_predict_task_takes_an_audio_model(
@@ -107,7 +110,10 @@ def test_predict_task_takes_an_audio_model(
     done = capsys.readouterr()
     results = {r["file"]: r for r in map(json.loads, done.out.strip().splitlines())}
     video, audio_file = results["talk.mp4"], results["voice.wav"]
-    assert video["fused"]["audio_weight"] == 0.25 and video["audio"]["model"]["modality"] == "audio"
-    assert video["threshold"] == 0.9 and video["audio"]["threshold"] == 0.5  # the audio model keeps its own
-    assert audio_file["kind"] == "audio" and audio_file["model"]["modality"] == "audio"  # audio files: audio model
-    assert "fused" not in audio_file and "error" not in audio_file
+    assert video["overall"]["rule"] == "weighted_mean"  # model= and audio_model=: a suite of the two parts
+    assert video["overall"]["weights"] == {"model": 0.75, "audio_model": 0.25}
+    models = video["models"]
+    assert models["model"]["role"] == "face" and models["audio_model"]["model"]["modality"] == "audio"
+    assert models["model"]["threshold"] == 0.9 and models["audio_model"]["threshold"] == 0.5  # audio keeps its own
+    assert audio_file["kind"] == "audio" and not audio_file["models"]["model"]["routed"]  # audio files: voice only
+    assert audio_file["models"]["audio_model"]["fake_probability"] is not None and "error" not in audio_file

@@ -115,8 +115,11 @@ faces = VideoPreprocessor(FaceDetector(), FaceTracker(), FaceCropper(), frames_p
 result = Predictor(load_model({str(onnx_path)!r}), faces).predict({str(media["image"])!r}, explain=True).result
 assert result["fake_probability"] is not None, result
 sound = Predictor(load_model({str(onnx_audio_path)!r}), faces)  # face and voice, both ONNX
-result = Predictor(load_model({str(onnx_path)!r}), faces, sound=sound).predict({str(talk)!r}).result
-assert result["audio"]["fake_probability"] is not None and "fused" in result, result
+from dfdet.predict.suite import ROLES, Member, Suite
+suite = Suite([Member("face", ROLES["face"], Predictor(load_model({str(onnx_path)!r}), faces)),
+               Member("voice", ROLES["voice"], sound)])
+result = suite.predict({str(talk)!r}).result
+assert result["models"]["voice"]["fake_probability"] is not None and result["verdict"] is not None, result
 heavy = ("lightning", "pytorch_lightning", "timm", "torchmetrics", "albumentations", "torchvision", "facenet_pytorch")
 print(sorted(m for m in heavy if m in sys.modules))
 """

@@ -9,6 +9,7 @@ from dfdet.predict.errors import MediaError, PredictError
 from dfdet.predict.media import MediaType, sniff, sniff_file
 from dfdet.predict.models import CheckpointModel, Model, ModelInfo, OnnxModel, load_model
 from dfdet.predict.predictor import ExplainedFace, Prediction, Predictor
+from dfdet.predict.suite import Suite
 
 __all__ = [
     "CheckpointModel",
@@ -21,6 +22,7 @@ __all__ = [
     "PredictError",
     "Prediction",
     "Predictor",
+    "Suite",
     "load_model",
     "sniff",
     "sniff_file",

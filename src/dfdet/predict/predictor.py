@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from dfdet.metrics.calibration import verdict
-from dfdet.metrics.fusion import late_fusion
+from dfdet.predict.credentials import ContentCredentials
 from dfdet.predict.errors import MediaError, PredictError
 from dfdet.predict.media import SUPPORTED, MediaType, check_pixels, gif_type, sniff_file
 from dfdet.predict.models import Model, ModelInfo
@@ -38,10 +38,20 @@ log = logging.getLogger("dfdet.predict")
 
 @dataclass
 class Prediction:
-    """A file's JSON-serialisable ``result`` and, when asked, its explained faces (images kept out of the JSON)."""
+    """A file's JSON-serialisable ``result`` and, when asked, its explained faces (images kept out of the JSON).
+
+    ``explained_in``: for a suite's result, the model (``result["models"][name]``) whose ``explanations`` the faces
+    belong to; None: the result's own ``explanations``.
+    """
 
     result: dict[str, Any]
     faces: list[ExplainedFace] = field(default_factory=list)
+    explained_in: str | None = None
+
+    def explanation_entries(self) -> list[dict[str, Any]]:
+        """The ``explanations`` entries of the result, one per explained face, in the same order."""
+        holder = self.result if self.explained_in is None else self.result["models"][self.explained_in]
+        return list(holder.get("explanations", []))
 
 
 @contextmanager
@@ -57,7 +67,7 @@ def decodable_path(path: Path, media: MediaType) -> Iterator[Path]:
 
 
 class Predictor:
-    """Scores images, videos and audio files with one model.
+    """Scores images, videos and audio files with one model (several models: :class:`dfdet.predict.suite.Suite`).
 
     Args:
         model: an :class:`~dfdet.predict.models.OnnxModel` or :class:`~dfdet.predict.models.CheckpointModel`.
@@ -71,17 +81,13 @@ class Predictor:
             none when ``threshold`` overrides the model's (that band was chosen around the model's threshold).
         aggregation: ``mean``, ``max`` or ``topk_mean``; None: the model's.
         top_k: frames for ``topk_mean``; None: the model's.
-        sound: with a face model, a predictor with an audio model: each video's sound track is scored by it too and
-            the two are fused (``audio`` and ``fused`` in the result).
-        audio_weight: weight of the audio score in the fusion (see :func:`dfdet.metrics.fusion.late_fusion`).
-        scene: with a face model, a predictor with a whole-image model (AI-generated images): images and videos are
-            scored by it too (``image`` in the result, not fused); a file without a face is then ``not_applicable``
-            to the face model instead of an error, and the whole-image score still answers.
         window_hop: audio models: the step between windows as a share of the window (0.5: half-window steps);
             None: windows end to end.
         vad: audio models: score only windows with speech (energy-based voice activity detection); a recording
             without speech is ``not_applicable``.
         min_speech: audio models: the share of a window that must be speech for it to be scored.
+        credentials: reads each file's content credentials (C2PA, XMP, EXIF) into ``content_credentials``, beside
+            the score; None: not read.
     """
 
     def __init__(
@@ -94,26 +100,12 @@ class Predictor:
         threshold: float | None = None,
         aggregation: str | None = None,
         top_k: int | None = None,
-        sound: Predictor | None = None,
-        audio_weight: float = 0.5,
-        scene: Predictor | None = None,
         uncertain_band: tuple[float, float] | None = None,
         window_hop: float | None = None,
         vad: bool = True,
         min_speech: float = 0.5,
+        credentials: ContentCredentials | None = None,
     ) -> None:
-        if sound is not None and (model.info.modality != "face" or sound.info.modality != "audio"):
-            raise PredictError(
-                f"audio-visual fusion needs a face model and an audio model; got a {model.info.modality} model and a "
-                f"{sound.info.modality} model as the audio model"
-            )
-        if scene is not None and (model.info.modality != "face" or scene.info.modality != "image"):
-            raise PredictError(
-                f"image_model= needs a face model as model= and a whole-image model; got a {model.info.modality} "
-                f"model and a {scene.info.modality} model"
-            )
-        if not 0.0 <= audio_weight <= 1.0:
-            raise PredictError(f"audio_weight={audio_weight} must be in [0, 1] (0: the face score alone)")
         if aggregation is not None and aggregation not in AGGREGATIONS:
             raise PredictError(f"aggregation={aggregation} is not one of {', '.join(AGGREGATIONS)}")
         if threshold is not None and not 0.0 <= threshold <= 1.0:
@@ -123,9 +115,7 @@ class Predictor:
         self.batch_size = batch_size
         self.max_pixels = max_pixels
         self.explain_frames = explain_frames
-        self.sound = sound
-        self.audio_weight = audio_weight
-        self.scene = scene
+        self.credentials = credentials
         if window_hop is not None and not 0.0 < window_hop <= 1.0:
             raise PredictError(f"window_hop={window_hop} must be in (0, 1] (a share of the model's window)")
         if not 0.0 < min_speech <= 1.0:
@@ -173,24 +163,17 @@ class Predictor:
                 raise MediaError("unsupported_type", f"not a supported image, video or audio file ({SUPPORTED})")
             if media.name == "gif":  # a still GIF is an image, an animated one a video
                 media = gif_type(path)
-            if self.sound is not None and media.kind == "audio":  # audio files: the audio model alone
-                return self.sound.predict(path, name=result["file"], explain=explain)
             result.update(kind=media.kind, media_type=media.mime)
             size = check_pixels(path, media, self.max_pixels)
-            if self.scene is not None and media.kind in ("image", "video"):
-                result["image"] = self._score_scene(path, name=result["file"])
+            if self.credentials is not None and self.credentials.enabled:  # beside the score, never mixed in
+                result["content_credentials"] = self.credentials.read(path, media.mime)
             if size is not None:
                 self.preprocessor.check_size(*size)
             with decodable_path(path, media) as readable:
                 body, faces = self.preprocessor.score(readable, media, explain)
                 result.update(body)
-                if self.sound is not None and media.kind == "video":
-                    result.update(self._fuse_sound(readable, body["fake_probability"]))
         except MediaError as exc:
-            if exc.code == "no_face" and "image" in result:  # the whole-image model answered
-                result.update(fake_probability=None, label="not_applicable", not_applicable=exc.message)
-            else:
-                result.update(fake_probability=None, label=None, error=exc.as_dict())
+            result.update(fake_probability=None, label=None, error=exc.as_dict())
             if exc.code in NOT_APPLICABLE:
                 result.update(verdict="not_applicable", reason=exc.message)
         except OSError as exc:  # the file vanished or cannot be opened
@@ -206,33 +189,6 @@ class Predictor:
         result["model"] = {k: self.info.public()[k] for k in ("name", "version", "format", "backbone", "modality")}
         result["seconds"] = round(time.perf_counter() - start, 4)
         return Prediction(result, faces)
-
-    def _score_scene(self, path: Path, name: str) -> dict[str, Any]:
-        """The whole-image model's result for the file (its score, label, frames, or its error)."""
-        assert self.scene is not None
-        scene = self.scene.predict(path, name=name).result
-        keys = ("fake_probability", "label", "verdict", "reason", "threshold", "uncertain_band", "aggregation",
-                "crops_per_frame", "frames", "error", "model")  # fmt: skip
-        return {k: scene[k] for k in keys if k in scene}
-
-    def _fuse_sound(self, path: Path, face_probability: float) -> dict[str, Any]:
-        """``audio``: the sound track's result by the audio predictor (or its error); ``fused``: the late fusion,
-        called fake at the same fusion of the two thresholds (the face score and threshold alone without sound)."""
-        assert self.sound is not None
-        sound = self.sound.predict(path).result
-        keys = ("fake_probability", "label", "threshold", "duration_s", "windows", "error", "model")
-        audio_p = sound.get("fake_probability")
-        audio_t = self.sound.info.threshold if audio_p is not None else None
-        probability = float(late_fusion(face_probability, audio_p, self.audio_weight))
-        threshold = float(late_fusion(self.info.threshold, audio_t, self.audio_weight))
-        fused = {
-            "fake_probability": probability,
-            "label": "fake" if probability >= threshold else "real",
-            "verdict": verdict(probability, threshold),  # no band: it was fitted on one model's scores
-            "threshold": threshold,
-            "audio_weight": self.audio_weight if audio_p is not None else 0.0,
-        }
-        return {"audio": {k: sound[k] for k in keys if k in sound}, "fused": fused}
 
     def decision(self, probability: float) -> dict[str, Any]:
         """The result fields of a (calibrated) fake probability: ``label`` at this predictor's threshold, and the
@@ -259,10 +215,9 @@ class Predictor:
         }
 
     def provenance(self) -> dict[str, Any]:
-        """``demonstration_model`` (any model of this predictor trained on the built-in synthetic data) and then a
+        """``demonstration_model`` (the model was trained on the built-in synthetic data only) and then a
         ``caveat`` sentence."""
-        models = [p.info for p in (self, self.sound, self.scene) if p is not None]
-        demo = any(info.trained_on == "synthetic" for info in models)
+        demo = self.info.trained_on == "synthetic"
         return {"demonstration_model": demo, **({"caveat": DEMONSTRATION_CAVEAT} if demo else {})}
 
     def logits(self, x: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dfdet import __version__
 from dfdet.explain.overlay import overlay, png_bytes
 from dfdet.predict.predictor import Predictor
+from dfdet.predict.suite import Suite
 from dfdet.serve.access import AccessControl, AccessPolicy
 from dfdet.serve.errors import MEDIA_STATUS, ApiError, error_response
 from dfdet.serve.jobs import JobSettings
@@ -71,11 +72,13 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
 
 
-def encode_prediction(predictor: Predictor, path: Any, filename: str, explain: bool) -> tuple[int, dict[str, Any]]:
+def encode_prediction(
+    predictor: Predictor | Suite, path: Any, filename: str, explain: bool
+) -> tuple[int, dict[str, Any]]:
     """Runs on a prediction thread: the result, with explained faces as base64 PNGs, and its HTTP status."""
     prediction = predictor.predict(path, name=filename, explain=explain)
     result = prediction.result
-    for face, entry in zip(prediction.faces, result.get("explanations", []), strict=True):
+    for face, entry in zip(prediction.faces, prediction.explanation_entries(), strict=True):
         entry["crop_png"] = base64.b64encode(png_bytes(face.crop)).decode("ascii")
         entry["overlay_png"] = base64.b64encode(png_bytes(overlay(face.crop, face.heat))).decode("ascii")
     status = MEDIA_STATUS.get(result["error"]["code"], 422) if "error" in result else 200
@@ -111,7 +114,7 @@ def busy(what: str, settings: ServeSettings) -> ApiError:
 
 
 def create_app(
-    predictor: Predictor,
+    predictor: Predictor | Suite,
     settings: ServeSettings | None = None,
     access: AccessPolicy | None = None,
     auth: AuthSettings | None = None,
@@ -120,7 +123,7 @@ def create_app(
     """Builds the API around a loaded predictor.
 
     Args:
-        predictor: scores the uploads (shared by the prediction threads).
+        predictor: scores the uploads (shared by the prediction threads): one model, or a suite of several.
         settings: limits; defaults when None.
         access: allowed hosts and browser origins; defaults (this machine's names, no other origin) when None.
         auth: API keys and their rate limit (:mod:`dfdet.serve.keys`); None: no keys.
@@ -171,15 +174,14 @@ def create_app(
             raise ApiError(404, "not_found", f"no such file: /static/{name}")
         return Response(static[name], media_type=STATIC[name], headers={"cache-control": "no-cache"})
 
-    sound = getattr(predictor, "sound", None)  # the audio model of a face+voice predictor
-    sound_model = {} if sound is None else {"audio_model": sound.info.public(), "audio_weight": predictor.audio_weight}
+    suite = {"suite": predictor.describe()} if isinstance(predictor, Suite) else {}  # several models per file
 
     @app.get("/healthz", summary="Liveness and model description")
     async def healthz() -> dict[str, Any]:
         return {
             "status": "ok",
             "model": info.public(),
-            **sound_model,
+            **suite,
             "limits": {
                 "max_upload_bytes": settings.max_upload_bytes,
                 "max_uploads": settings.max_uploads,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from dfdet.explain.overlay import overlay, png_bytes
 from dfdet.predict.errors import PredictError
 from dfdet.predict.media import sniff_file
 from dfdet.predict.predictor import Prediction, Predictor
+from dfdet.predict.suite import Suite, build_members
 from dfdet.tasks.common import build, log
 
 MEDIA_EXTENSIONS = (
@@ -73,23 +75,46 @@ def quote_path(value: str) -> str:
     return f"'{escaped}'"
 
 
-def build_predictor(cfg: DictConfig) -> Predictor:
-    """The predictor of ``cfg.predictor``; with ``cfg.audio_model_path``, a second one for the audio model scores the
-    sound track of videos, fused with the face score (``audio_weight``); with ``cfg.image_model_path``, one for a
-    whole-image model scores images and videos beside the face model (``image`` in each result)."""
-    companions = {"audio_model_path": "sound", "image_model_path": "scene"}
-    if not any(cfg.get(key) for key in companions):
+def build_predictor(cfg: DictConfig) -> Predictor | Suite:
+    """The predictor of ``cfg.predictor`` for one model; a :class:`~dfdet.predict.suite.Suite` for several.
+
+    A suite comes from ``cfg.suite`` (``suite=<name>``: conf/suite/<name>.yaml) or, without one, from the parts given
+    as ``model=`` plus ``image_model=`` and/or ``audio_model=`` (each model's role from its modality; the rule
+    ``weighted_mean`` with the face model at ``1 - audio_weight`` and the voice model at ``audio_weight`` when a voice
+    model is among them, which is the late fusion of face and voice, else ``strongest``). All models share one face
+    pipeline; ``predictor.threshold``/``aggregation``/``top_k``/``uncertain_band`` are the first model's, the others
+    keep their own unless their suite entry sets ``threshold``.
+    """
+    suite_cfg = cfg.get("suite")
+    parts = [cfg.get(key) for key in ("image_model_path", "audio_model_path")]
+    if not suite_cfg and not any(parts):
         return build(cfg.predictor)
+    if suite_cfg:
+        entries: dict[str, Any] = OmegaConf.to_container(suite_cfg.models, resolve=True)  # type: ignore[assignment]
+        rule = str(suite_cfg.get("rule", "strongest"))
+    else:
+        w = float(cfg.audio_weight)
+        voice = bool(cfg.get("audio_model_path"))
+        entries = {"model": {"path": cfg.model_path, "weight": 1.0 - w if voice else 1.0}}
+        if cfg.get("image_model_path"):
+            entries["image_model"] = {"path": cfg.image_model_path, "weight": 1.0 - w if voice else 1.0}
+        if voice:
+            entries["audio_model"] = {"path": cfg.audio_model_path, "weight": w}
+        rule = "weighted_mean" if voice else "strongest"
+        if not 0.0 <= w <= 1.0:
+            raise PredictError(f"audio_weight={w} must be in [0, 1] (0: the face score alone)")
     faces = build(cfg.predictor.faces)  # one face pipeline, shared
-    kwargs: dict[str, Any] = {}
-    for key, role in companions.items():
-        if cfg.get(key):
-            model = {"_target_": "dfdet.predict.load_model", "path": cfg[key], "threads": cfg.threads}
-            # companions keep their own threshold and aggregation: predictor.threshold/... are the main model's
-            kwargs[role] = build(cfg.predictor, model=model, faces=faces, threshold=None, aggregation=None, top_k=None)
-    if "sound" in kwargs:
-        kwargs["audio_weight"] = float(cfg.audio_weight)
-    return build(cfg.predictor, faces=faces, **kwargs)
+    first = next(iter(entries))
+
+    def make(name: str, entry: Mapping[str, Any]) -> Predictor:
+        model = {"_target_": "dfdet.predict.load_model", "path": entry["path"], "threads": cfg.threads}
+        own = {"threshold": entry.get("threshold"), "aggregation": None, "top_k": None, "uncertain_band": None}
+        keep = {} if name == first and entry.get("threshold") is None else own  # the first model: predictor.*
+        return build(cfg.predictor, model=model, faces=faces, credentials=None, **keep)  # type: ignore[no-any-return]
+
+    credentials = build(cfg.predictor.credentials) if cfg.predictor.get("credentials") else None
+    members = build_members(entries, make)
+    return Suite(members, rule, credentials, max_pixels=int(cfg.predictor.max_pixels))
 
 
 def list_inputs(path: Path, recursive: bool = True) -> list[tuple[Path, str]]:
@@ -122,7 +147,7 @@ def write_explanations(prediction: Prediction, folder: Path, base: str) -> None:
     """Writes each explained face as ``<base>.explain/frame_<index>_{crop,overlay}.png``; records the paths."""
     target = folder / f"{base}.explain"
     target.mkdir(parents=True, exist_ok=True)
-    for face, entry in zip(prediction.faces, prediction.result.get("explanations", []), strict=True):
+    for face, entry in zip(prediction.faces, prediction.explanation_entries(), strict=True):
         stem = f"frame_{face.frame_index:06d}"
         (target / f"{stem}_crop.png").write_bytes(png_bytes(face.crop))
         (target / f"{stem}_overlay.png").write_bytes(png_bytes(overlay(face.crop, face.heat)))

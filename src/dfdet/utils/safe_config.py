@@ -77,6 +77,7 @@ PROJECT_TARGETS = frozenset(
         "dfdet.models.tuning.SVDResidual",
         "dfdet.predict.Predictor",
         "dfdet.predict.load_model",
+        "dfdet.predict.credentials.ContentCredentials",
         "dfdet.preprocess.ProcessedStore",
         "dfdet.preprocess.VideoPreprocessor",
         "dfdet.preprocess.releases.CelebDFRelease",
