@@ -195,3 +195,22 @@ def trained_task_cfg(
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def image_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained tiny whole-image model (``model=image_small`` at 32 px, a grid of 4 crops) exported to ONNX."""
+    import torch
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from dfdet.tasks.export import export
+
+    folder = tmp_path_factory.mktemp("image_model")
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        overrides = ["model=image_small", "model.input.size=32", "model.input.crop=grid", "model.input.crops=4"]
+        cfg = compose("train", [f"paths.output_dir={folder}", *overrides])
+        stored = {"version": "test", "config": OmegaConf.to_container(cfg, resolve=True)}
+        torch.save({"state_dict": instantiate(cfg.model).state_dict(), "dfdet": stored}, folder / "image.ckpt")
+        export(compose("export", [f"ckpt_path={folder / 'image.ckpt'}", f"output_dir={folder}", "speed=null"]))
+    return folder / "image.onnx"

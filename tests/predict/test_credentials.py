@@ -4,7 +4,6 @@ scores, never mixed in."""
 
 from __future__ import annotations
 
-import datetime
 import io
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from PIL import Image
 
 from dfdet.predict.credentials import ContentCredentials
 
-AI = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 XMP = (
     b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
     b'<rdf:Description xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/">'
@@ -22,69 +20,20 @@ XMP = (
 )
 
 
-def certificate_chain() -> tuple[bytes, bytes, bytes]:
-    """(signer certificate + root PEM chain, the signer's private key PEM, the root PEM): EC P-256, 30 days."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    def name(cn: str) -> x509.Name:
-        org = x509.NameAttribute(NameOID.ORGANIZATION_NAME, "dfdet tests")
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn), org])
-
-    def usage(sign: bool) -> x509.KeyUsage:
-        return x509.KeyUsage(sign, False, False, False, False, not sign, not sign, False, False)
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    root_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-
-    def cert(subject: str, issuer: x509.Name, public: ec.EllipticCurvePublicKey, ca: bool) -> x509.CertificateBuilder:
-        b = x509.CertificateBuilder().subject_name(name(subject)).issuer_name(issuer).public_key(public)
-        b = b.serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
-        b = b.not_valid_after(now + datetime.timedelta(days=30))
-        b = b.add_extension(x509.BasicConstraints(ca=ca, path_length=0 if ca else None), critical=True)
-        b = b.add_extension(usage(not ca), critical=True)
-        return b.add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-
-    root = cert("dfdet test root", name("dfdet test root"), root_key.public_key(), True).sign(root_key, hashes.SHA256())
-    leaf = cert("dfdet test signer", root.subject, key.public_key(), False)
-    leaf = leaf.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-    leaf = leaf.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), False)
-    signed = leaf.sign(root_key, hashes.SHA256())
-    pem = serialization.Encoding.PEM
-    private = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    return signed.public_bytes(pem) + root.public_bytes(pem), private, root.public_bytes(pem)
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """An AI-declared JPEG signed with C2PA, its tampered copy, the root certificate, an unsigned JPEG with XMP and
     EXIF tags."""
-    import c2pa
+    from dfdet.testing.credentials import make_chain, sign, tamper
 
     folder = tmp_path_factory.mktemp("credentials")
-    chain, key, root = certificate_chain()
-    signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain, key, None))
-    manifest = {
-        "claim_generator_info": [{"name": "dfdet-test-generator", "version": "1.0"}],
-        "title": "generated.jpg",
-        "assertions": [{"label": "c2pa.actions", "data": {"actions": [
-            {"action": "c2pa.created", "digitalSourceType": AI, "softwareAgent": {"name": "TinyDiffusion 0.1"}},
-        ]}}],
-    }  # fmt: skip
-    source, signed = io.BytesIO(), io.BytesIO()
+    chain = make_chain()
+    source = io.BytesIO()
     Image.new("RGB", (96, 64), (200, 40, 30)).save(source, "JPEG", quality=90)
-    source.seek(0)
-    with c2pa.Builder(manifest) as builder:
-        builder.sign(signer, "image/jpeg", source, signed)
-    out = {"signed": folder / "signed.jpg", "tampered": folder / "tampered.jpg", "root": folder / "root.pem"}
-    data = signed.getvalue()
-    out["signed"].write_bytes(data)
-    tampered = bytearray(data)
-    tampered[-300] ^= 0xFF  # a byte of the image data, after the manifest: the data hash no longer matches
-    out["tampered"].write_bytes(bytes(tampered))
-    out["root"].write_bytes(root)
+    out = {"signed": folder / "signed.jpg", "root": folder / "root.pem"}
+    out["signed"].write_bytes(sign(source.getvalue(), "image/jpeg", chain))
+    out["tampered"] = tamper(out["signed"], folder / "tampered.jpg")  # image data after the manifest: hash mismatch
+    out["root"].write_bytes(chain.root)
     exif = Image.Exif()
     exif[0x0131] = "GIMP 2.10"
     out["unsigned"] = folder / "unsigned.jpg"

@@ -1,13 +1,17 @@
-"""The web page in a real headless Chromium (Playwright): upload an image and a video, see the results; a bad file
-shows an error."""
+"""The web page in a real headless Chromium (Playwright): several files at once, a card per file with the overall
+verdict and reason, each model's answer, the content credentials, the frame chart, the heatmaps and the audio-visual
+timeline; a bad file shows its error. Screenshots are kept as test artefacts (``$DFDET_TEST_ARTEFACTS`` when set, a
+git-ignored folder such as ``artefacts/``; else the test's tmp folder)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -17,12 +21,11 @@ ARGS = [
 ]  # fmt: skip
 
 
-@pytest.fixture
-def server_url(predictor: Any, tmp_path: Path, live_server: Callable[..., Any]) -> Iterator[str]:
-    from dfdet.serve import ServeSettings, create_app
-
-    with live_server(create_app(predictor, ServeSettings(upload_dir=str(tmp_path / "uploads")))) as url:
-        yield url
+def artefacts(tmp_path: Path) -> Path:
+    """The folder screenshots go to."""
+    folder = Path(os.environ.get("DFDET_TEST_ARTEFACTS") or tmp_path / "artefacts") / "page"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @contextmanager
@@ -34,7 +37,7 @@ def chromium_page() -> Iterator[tuple[Any, list[str]]]:
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1000, "height": 900})
             problems: list[str] = []
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
@@ -43,9 +46,25 @@ def chromium_page() -> Iterator[tuple[Any, list[str]]]:
             browser.close()
 
 
-def test_page_shows_results_and_errors(server_url: str, face_jpeg: bytes, tmp_path: Path) -> None:
+def upload_all(page: Any, files: list[Path]) -> None:
+    """Chooses ``files`` at once, presses Score and waits for every card."""
+    page.set_input_files("#file", [str(f) for f in files])
+    page.click("#submit")
+    page.wait_for_selector(f"#status:text-is('{len(files)} file(s) scored')", timeout=120_000)  # every card done
+    assert page.locator("#results .card.done").count() == len(files)
+
+
+def card(page: Any, name: str) -> Any:
+    return page.locator(f"#results .card[data-file='{name}']")
+
+
+def test_page_scores_several_files_with_one_model(
+    predictor: Any, face_jpeg: bytes, tmp_path: Path, live_server: Callable[..., Any]
+) -> None:
     from PIL import Image
 
+    from dfdet.predict.credentials import ContentCredentials
+    from dfdet.serve import ServeSettings, create_app
     from dfdet.testing.media import face_frames, write_video
 
     image = tmp_path / "face.jpg"
@@ -55,72 +74,126 @@ def test_page_shows_results_and_errors(server_url: str, face_jpeg: bytes, tmp_pa
     bad.write_text("this is not a picture\n")
     grey = tmp_path / "grey.png"
     Image.new("RGB", (160, 120), (128, 128, 128)).save(grey)
+    predictor.credentials = ContentCredentials()
+    app = create_app(predictor, ServeSettings(upload_dir=str(tmp_path / "uploads")))
+    try:
+        with live_server(app) as url, chromium_page() as (page, problems):
+            page.goto(url)
+            page.wait_for_selector("#model:has-text('checkpoint')")  # the page read /healthz
+            page.wait_for_selector("#caveat:not([hidden])")  # trained on the synthetic data: a demonstration model
+            assert "Demonstration model" in page.text_content("#caveat")
+            upload_all(page, [image, video, grey, bad])
+            page.screenshot(path=str(artefacts(tmp_path) / "one_model.png"), full_page=True)
 
-    with chromium_page() as (page, problems):
-        page.goto(server_url)
-        page.wait_for_selector("#model:has-text('checkpoint')")  # the page read /healthz
-        page.wait_for_selector("#caveat:not([hidden])")  # trained on the synthetic data: a demonstration model
-        assert "Demonstration model" in page.text_content("#caveat")
+            photo = card(page, "face.jpg")
+            assert photo.locator(".verdict").text_content() in ("fake", "uncertain", "real")
+            assert "fake probability" in photo.locator(".reason").text_content()
+            assert "synthetic" in photo.locator(".result-caveat").text_content()
+            assert photo.locator(".models tbody tr").count() == 1
+            assert photo.locator(".models .probability").text_content().endswith("%")
+            assert photo.locator(".credentials-summary").text_content() == "no C2PA manifest"
+            decoded = photo.locator(".faces img").evaluate_all("imgs => imgs.map(i => i.complete && i.naturalWidth)")
+            assert decoded and all(w == 256 for w in decoded)  # crop and heatmap overlay, both decoded
 
-        page.set_input_files("#file", str(image))
-        page.click("#submit")
-        page.wait_for_selector("#result:not([hidden])", timeout=60_000)
-        assert page.text_content("#filename") == "face.jpg"
-        assert page.text_content("#probability").endswith("%")
-        assert page.text_content("#label") in ("fake", "real")
-        assert page.text_content("#verdict") in ("fake", "uncertain", "real")
-        assert "fake probability" in page.text_content("#reason")
-        assert page.is_visible("#result-caveat") and "synthetic" in page.text_content("#result-caveat")
-        page.wait_for_selector("#faces img")
-        decoded = page.eval_on_selector_all("#faces img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
-        assert decoded and all(w == 256 for w in decoded)  # crop and heatmap overlay, both decoded
+            clip = card(page, "clip.mp4")
+            assert clip.locator(".chart svg polyline").count() == 1 and clip.locator(".chart circle").count() >= 2
+            assert clip.locator(".timeline-box").is_hidden()  # no audio-visual model
 
-        page.set_input_files("#file", str(video))
-        page.click("#submit")
-        page.wait_for_selector("#filename:text-is('clip.mp4')", timeout=60_000)
-        assert page.is_visible("#chart svg polyline")
-        assert page.eval_on_selector_all("#chart circle", "c => c.length") >= 2
+            noface = card(page, "grey.png")
+            assert noface.locator(".verdict").text_content() == "not applicable"
+            assert "face" in noface.locator(".reason").text_content() and noface.locator(".error").is_hidden()
 
-        page.set_input_files("#file", str(grey))
-        page.click("#submit")
-        page.wait_for_selector("#filename:text-is('grey.png')", timeout=60_000)
-        assert page.text_content("#verdict") == "not applicable"
-        assert "face" in page.text_content("#reason") and page.is_hidden("#error")
-
-        page.set_input_files("#file", str(bad))
-        page.click("#submit")
-        page.wait_for_selector("#error:not([hidden])", timeout=60_000)
-        assert "unsupported_media_type" in page.text_content("#error")
-        assert page.is_hidden("#result")
-        expected = ("status of 415", "status of 422")  # the refused file and the face-less one
-        assert [p for p in problems if not any(e in p for e in expected)] == []  # no CSP violation, no script error
+            refused = card(page, "holiday.jpg")
+            assert "unsupported_media_type" in refused.locator(".error").text_content()
+            assert refused.locator(".answer").is_hidden()
+            expected = ("status of 415", "status of 422")  # the refused file and the face-less one
+            assert [p for p in problems if not any(e in p for e in expected)] == []  # no CSP violation, no error
+    finally:
+        predictor.credentials = None
 
 
-def test_page_shows_the_fused_score_of_face_and_sound(
-    predictor: Any, untrained_audio_ckpt: Path, tmp_path: Path, live_server: Callable[..., Any]
-) -> None:
-    import numpy as np
+@pytest.fixture
+def sync_scorer() -> Iterator[str]:
+    """The audio-visual hook filled by a test function that marks the second half of the sound as one segment (the
+    real sync measure is issue 15's)."""
+    from dfdet.data.audio.io import extract_audio_track
+    from dfdet.predict.suite import SYNC_SCORERS, register_sync_scorer
+
+    @register_sync_scorer("page_sync")
+    def score(path: Path) -> dict[str, Any]:
+        seconds = len(extract_audio_track(path, 16000)) / 16000
+        segment = {"start_s": round(seconds / 2, 3), "end_s": round(seconds, 3), "score": 0.9}
+        return {"fake_probability": 0.9, "threshold": 0.5, "offset_frames": 3, "confidence": 0.8,
+                "segments": [segment]}  # fmt: skip
+
+    yield "page_sync"
+    SYNC_SCORERS.pop("page_sync")
+
+
+def test_page_shows_a_suite_with_credentials_and_timeline(
+    predictor: Any, untrained_audio_ckpt: Path, image_onnx: Path, sync_scorer: str, face_jpeg: bytes,
+    tmp_path: Path, live_server: Callable[..., Any],
+) -> None:  # fmt: skip
+    import soundfile as sf
 
     from dfdet.predict import Predictor, load_model
+    from dfdet.predict.credentials import ContentCredentials
+    from dfdet.predict.suite import ROLES, FunctionScorer, Member, Suite
     from dfdet.serve import ServeSettings, create_app
+    from dfdet.testing.credentials import make_chain, sign
     from dfdet.testing.media import face_frames, write_video
 
-    sound = Predictor(load_model(untrained_audio_ckpt), predictor.faces)
-    fused = Predictor(predictor.model, predictor.faces, sound=sound, audio_weight=0.4)
-    voice = (0.2 * np.sin(2 * np.pi * 140 * np.arange(16000) / 16000)).astype(np.float32)
-    video = write_video(tmp_path / "talk.mp4", face_frames(8, size=(160, 128)), fps=10, audio=voice)
-    expected = fused.predict(video).result["fused"]
-    app = create_app(fused, ServeSettings(upload_dir=str(tmp_path / "uploads")))
+    faces = predictor.faces
+    suite = Suite(
+        [
+            Member("face", ROLES["face"], predictor),
+            Member("image", ROLES["image"], Predictor(load_model(image_onnx), faces)),
+            Member("voice", ROLES["voice"], Predictor(load_model(untrained_audio_ckpt), faces)),
+            Member("sync", ROLES["av_sync"], FunctionScorer(sync_scorer), weight=0.5),
+        ],
+        credentials=ContentCredentials(),
+    )
+    photo = tmp_path / "signed.jpg"
+    photo.write_bytes(sign(face_jpeg, "image/jpeg", make_chain()))  # a photo of a face that declares itself AI-made
+    voice = (0.2 * np.sin(2 * np.pi * 140 * np.arange(24000) / 16000)).astype(np.float32)
+    talk = write_video(tmp_path / "talk.mp4", face_frames(8, size=(160, 128)), fps=10, audio=voice)
+    note = tmp_path / "note.wav"
+    sf.write(note, voice, 16000)
+    expected = suite.predict(photo).result
+
+    app = create_app(suite, ServeSettings(upload_dir=str(tmp_path / "uploads")))
     with live_server(app) as url, chromium_page() as (page, problems):
         page.goto(url)
-        page.wait_for_selector("#model:has-text('on sound tracks, fused with audio weight 0.4')")  # from /healthz
-        page.set_input_files("#file", str(video))
-        page.click("#submit")
-        page.wait_for_selector("#result:not([hidden])", timeout=60_000)
-        assert page.text_content("#probability") == f"{100 * expected['fake_probability']:.1f} %"
-        assert page.text_content("#label") == expected["label"]
-        how = page.text_content("#threshold")
-        assert f"threshold {expected['threshold']:.3f}" in how and "sound " in how and "audio weight 0.4" in how
+        page.wait_for_selector("#suite li")  # the suite's models from /healthz
+        assert page.locator("#suite li").count() == 4 and 'rule "strongest"' in page.text_content("#model")
+        upload_all(page, [photo, talk, note])
+        page.screenshot(path=str(artefacts(tmp_path) / "suite.png"), full_page=True)
+
+        signed = card(page, "signed.jpg")
+        assert signed.locator(".verdict").text_content() == expected["verdict"].replace("_", " ")
+        assert signed.locator(".reason").text_content() == expected["reason"]
+        assert "face model:" in expected["reason"] and "image model:" in expected["reason"]
+        rows = {r.get_attribute("data-model"): r for r in signed.locator(".models tbody tr").all()}
+        assert list(rows) == ["face", "image", "voice", "sync"]
+        for name in ("face", "image"):  # a photo with a face: both scores (issue 14 item 7)
+            p = expected["models"][name]["fake_probability"]
+            assert rows[name].locator(".probability").text_content() == f"{100 * p:.1f} %"
+        assert "not sent" in rows["voice"].text_content() and "skipped" in rows["sync"].get_attribute("class")
+        creds = signed.locator(".credentials")
+        assert "C2PA manifest Valid" in creds.locator(".credentials-summary").text_content()
+        assert "trainedAlgorithmicMedia" in creds.locator(".action").text_content()
+        assert creds.get_attribute("data-state") == "Valid"
+
+        video = card(page, "talk.mp4")
+        series = video.locator(".chart polyline").evaluate_all("ps => ps.map(p => p.dataset.series)")
+        assert series == ["face model", "image model"]  # both models' frame scores on one chart
+        assert video.locator(".windows-chart polyline").count() == 1  # the voice model's windows
+        assert video.locator(".timeline .segment").count() == 1  # the audio-visual segment
+        assert "sync" in video.locator(".models tbody").text_content()
+
+        voice_note = card(page, "note.wav")
+        routed = voice_note.locator(".models tbody tr:not(.skipped)").evaluate_all("r => r.map(x => x.dataset.model)")
+        assert routed == ["voice"]
         assert problems == []
 
 

@@ -159,7 +159,7 @@ class Member:
     def skip_reason(self, media: MediaType, has_sound: bool) -> str | None:
         """Why this model does not apply to a file of this kind, or None when it does."""
         if media.kind not in self.media:
-            return f"it scores {' and '.join(self.media)} files, not {media.kind}s"
+            return f"it scores {' and '.join(self.media)} files, not {media.kind} files"
         if self.role.needs_sound and media.kind == "video" and not has_sound:
             return "no speech found: the video has no sound track"
         return None

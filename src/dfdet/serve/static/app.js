@@ -1,9 +1,14 @@
-// dfdet web page: uploads a file to /v1/predict and shows the result. No external resources; every text coming
-// from the server is inserted with textContent (never as HTML).
+// dfdet web page: uploads one or several files to /v1/predict (one after the other) and shows a card per file: the
+// overall verdict and its reason, each model's own answer, the content credentials, the frame chart, the voice
+// windows, the audio-visual segment timeline and the face heatmaps. No external resources; every text coming from
+// the server is inserted with textContent (never as HTML).
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
+const COLORS = { face: "#3767e6", image: "#8e44ad", voice: "#d35400", av_sync: "#16a085" };
 const $ = (id) => document.getElementById(id);
+const percent = (p) => `${(100 * p).toFixed(1)} %`;
+const words = (v) => (v == null ? "no verdict" : String(v).replace("_", " "));
 
 function svg(name, attrs, parent) {
   const el = document.createElementNS(SVG, name);
@@ -12,20 +17,20 @@ function svg(name, attrs, parent) {
   return el;
 }
 
-function showError(code, message) {
-  const box = $("error");
-  box.textContent = `Error (${code}): ${message}`;
-  box.hidden = false;
-  $("result").hidden = true;
+function element(name, text, parent, className) {
+  const el = document.createElement(name);
+  if (text != null) el.textContent = text;
+  if (className) el.className = className;
+  if (parent) parent.appendChild(el);
+  return el;
 }
 
-// Line chart of scores (0..1) over positions (frame indices or seconds), with the threshold as a dashed line.
-function drawChart(points, threshold, xLabel) {
-  const box = $("chart");
+// Line chart of several score series (0..1) over positions, each with its threshold as a dashed line.
+function drawChart(box, series, xLabel) {
   box.replaceChildren();
   const [w, h, left, right, top, bottom] = [640, 200, 44, 12, 12, 34];
   const root = svg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": "score chart" }, box);
-  const xs = points.map((p) => p.x);
+  const xs = series.flatMap((s) => s.points.map((p) => p.x));
   const x0 = Math.min(...xs);
   const x1 = Math.max(...xs) > x0 ? Math.max(...xs) : x0 + 1;
   const px = (x) => left + ((x - x0) / (x1 - x0)) * (w - left - right);
@@ -35,125 +40,170 @@ function drawChart(points, threshold, xLabel) {
     svg("text", { x: left - 6, y: py(tick) + 4, "text-anchor": "end", "font-size": 11, fill: "#5f6b7a" }, root)
       .textContent = tick.toFixed(2);
   }
-  svg("line", {
-    x1: left, x2: w - right, y1: py(threshold), y2: py(threshold), stroke: "#b3261e", "stroke-dasharray": "5 4",
-  }, root);
-  svg("polyline", {
-    points: points.map((p) => `${px(p.x)},${py(p.y)}`).join(" "), fill: "none", stroke: "#3767e6", "stroke-width": 2,
-  }, root);
-  for (const p of points) {
-    const dot = svg("circle", { cx: px(p.x), cy: py(p.y), r: 3.5, fill: p.y >= threshold ? "#b3261e" : "#1e7b34" }, root);
-    svg("title", {}, dot).textContent = `${xLabel} ${p.x}: ${p.y.toFixed(3)}`;
+  for (const s of series) {
+    const t = s.threshold;
+    svg("line", { x1: left, x2: w - right, y1: py(t), y2: py(t), stroke: s.color, "stroke-dasharray": "5 4" }, root);
+    svg("polyline", {
+      points: s.points.map((p) => `${px(p.x)},${py(p.y)}`).join(" "), fill: "none", stroke: s.color,
+      "stroke-width": 2, "data-series": s.label,
+    }, root);
+    for (const p of s.points) {
+      const dot = svg("circle", { cx: px(p.x), cy: py(p.y), r: 3.5, fill: s.color }, root);
+      svg("title", {}, dot).textContent = `${s.label}, ${xLabel} ${p.x}: ${p.y.toFixed(3)}`;
+    }
   }
   svg("text", { x: (left + w - right) / 2, y: h - 6, "text-anchor": "middle", "font-size": 12, fill: "#5f6b7a" }, root)
     .textContent = xLabel;
+  const legend = element("p", null, box, "legend");
+  for (const s of series) {
+    const key = element("span", `${s.label} (dashed: threshold ${s.threshold.toFixed(3)})`, legend, "key");
+    key.style.color = s.color;
+  }
 }
 
-function showFaces(result) {
-  const faces = $("faces");
+// The segments an audio-visual model judged fake, as bars on a time axis of the file's duration.
+function drawTimeline(box, segments, duration) {
+  box.replaceChildren();
+  const [w, h, left, right] = [640, 56, 44, 12];
+  const root = svg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": "segment timeline" }, box);
+  const end = Math.max(duration || 0, ...segments.map((s) => s.end_s), 1e-3);
+  const px = (t) => left + (t / end) * (w - left - right);
+  svg("rect", { x: left, y: 10, width: w - left - right, height: 20, fill: "#eef1f5", stroke: "#d5dbe3" }, root);
+  for (const s of segments) {
+    const bar = svg("rect", {
+      class: "segment", x: px(s.start_s), y: 10, width: Math.max(2, px(s.end_s) - px(s.start_s)), height: 20,
+      fill: "#b3261e", "fill-opacity": 0.35 + 0.65 * (s.score ?? 1),
+    }, root);
+    svg("title", {}, bar).textContent = `${s.start_s}-${s.end_s} s: ${(s.score ?? 1).toFixed(3)}`;
+  }
+  for (const t of [0, end / 2, end]) {
+    svg("text", { x: px(t), y: 48, "text-anchor": "middle", "font-size": 11, fill: "#5f6b7a" }, root)
+      .textContent = `${t.toFixed(1)} s`;
+  }
+}
+
+// A result of one model (no "models") or of a suite: the list of {name, role, ...answer}.
+function modelsOf(result) {
+  if (result.models) return Object.entries(result.models).map(([name, m]) => ({ name, ...m }));
+  if (!result.model) return [];
+  return [{ name: result.model.name, role: result.model.modality, routed: true, ...result }];
+}
+
+function showModels(card, models) {
+  const body = card.querySelector(".models tbody");
+  body.replaceChildren();
+  for (const m of models) {
+    const row = element("tr", null, body, m.routed ? "" : "skipped");
+    row.dataset.model = m.name;
+    element("td", `${m.name}${m.model ? ` (${m.model.name} ${m.model.version})` : ""}`, row);
+    element("td", m.role, row);
+    element("td", words(m.verdict), row, `verdict-cell ${m.verdict || "none"}`);
+    element("td", m.fake_probability == null ? "-" : percent(m.fake_probability), row, "probability");
+    element("td", m.threshold == null ? "-" : m.threshold.toFixed(3), row);
+    const why = m.error && m.verdict !== "not_applicable" ? `${m.error.code}: ${m.error.message}` : m.reason || "";
+    element("td", m.routed ? why : `not sent: ${why}`, row);
+  }
+}
+
+function showCredentials(card, found) {
+  const box = card.querySelector(".credentials");
+  box.hidden = !found;
+  if (!found) return;
+  card.querySelector(".credentials-summary").textContent = found.summary;
+  const list = card.querySelector(".credentials-details");
+  list.replaceChildren();
+  const c2pa = found.c2pa || {};
+  box.dataset.state = c2pa.present ? c2pa.validation_state || "unknown" : "none";
+  if (c2pa.present && !c2pa.error) {
+    const signer = c2pa.signer || {};
+    element("li", `C2PA validation: ${c2pa.validation_state}${c2pa.trusted ? " (trusted signer)" : ""}`, list);
+    element("li", `signer: ${[signer.common_name, signer.issuer].filter((x) => x).join(" / ") || "unknown"}`, list);
+    element("li", `claim generator: ${c2pa.claim_generator || "unknown"}`, list);
+    for (const a of c2pa.actions || []) {
+      const parts = [a.action, a.digital_source_type, a.software_agent].filter((x) => x);
+      element("li", `action: ${parts.join(" · ")}`, list, "action");
+    }
+    for (const f of c2pa.failures || []) element("li", `failure: ${f.code} (${f.explanation})`, list, "failure");
+  }
+}
+
+function showCharts(card, models) {
+  const series = models.filter((m) => (m.frames || []).length > 1).map((m) => ({
+    label: `${m.role} model`, color: COLORS[m.role] || "#333", threshold: m.threshold,
+    points: m.frames.map((f) => ({ x: f.index, y: f.score })),
+  }));
+  card.querySelector(".chart-box").hidden = series.length === 0;
+  if (series.length) drawChart(card.querySelector(".chart"), series, "frame");
+  const voice = models.filter((m) => (m.windows || []).length > 1 && m.role !== "av_sync");
+  card.querySelector(".windows-box").hidden = voice.length === 0;
+  if (voice.length) {
+    drawChart(card.querySelector(".windows-chart"), voice.map((m) => ({
+      label: `${m.role} model`, color: COLORS[m.role] || "#333", threshold: m.threshold,
+      points: m.windows.map((x) => ({ x: x.start_s, y: x.score })),
+    })), "seconds");
+  }
+  const av = models.find((m) => (m.segments || []).length > 0); // filled when an audio-visual model answers
+  card.querySelector(".timeline-box").hidden = !av;
+  if (av) {
+    const duration = Math.max(0, ...models.map((m) => m.duration_s || 0));
+    drawTimeline(card.querySelector(".timeline"), av.segments, duration);
+  }
+}
+
+function showFaces(card, models) {
+  const faces = card.querySelector(".faces");
   faces.replaceChildren();
-  const items = result.explanations || [];
-  $("faces-box").hidden = items.length === 0;
-  $("method").textContent = result.explanation_method ? `(${result.explanation_method})` : "";
+  const owner = models.find((m) => (m.explanations || []).some((e) => e.crop_png));
+  const items = owner ? owner.explanations : [];
+  card.querySelector(".faces-box").hidden = items.length === 0;
+  card.querySelector(".method").textContent = owner && owner.explanation_method ? `(${owner.explanation_method})` : "";
   for (const item of items) {
-    const figure = document.createElement("figure");
-    figure.className = "face";
+    const figure = element("figure", null, faces, "face");
     for (const [key, alt] of [["crop_png", "face crop"], ["overlay_png", "explanation heatmap"]]) {
-      const img = document.createElement("img");
+      const img = element("img", null, figure);
       img.src = `data:image/png;base64,${item[key]}`;
       img.alt = `${alt}, frame ${item.frame_index}`;
-      figure.appendChild(img);
     }
-    const caption = document.createElement("figcaption");
-    caption.textContent = `frame ${item.frame_index}: ${item.score.toFixed(3)}`;
-    figure.appendChild(caption);
-    faces.appendChild(figure);
+    element("figcaption", `frame ${item.frame_index}: ${item.score.toFixed(3)}`, figure);
   }
 }
 
-// The verdict (fake, uncertain, real, not applicable) with its reason, and the caveat of a demonstration model.
-function showVerdict(result) {
-  const answer = result.fused || result; // a face model with an audio model: the fused score is the answer
-  const verdict = answer.verdict || result.verdict || "not_applicable";
-  const box = $("verdict");
-  box.textContent = verdict.replace("_", " ");
-  box.className = verdict;
-  $("reason").textContent = result.fused ? "fused face and sound score at the fused threshold" : result.reason || "";
-  const caveat = $("result-caveat");
+function showResult(card, result) {
+  const models = modelsOf(result);
+  card.querySelector(".answer").hidden = false;
+  const verdict = result.verdict || null;
+  const box = card.querySelector(".verdict");
+  box.textContent = words(verdict);
+  box.className = `verdict ${verdict || "none"}`;
+  card.dataset.verdict = verdict || "none";
+  card.querySelector(".rule").textContent = result.overall ? `(rule: ${result.overall.rule})` : "";
+  card.querySelector(".reason").textContent = result.reason || "";
+  const caveat = card.querySelector(".result-caveat");
   caveat.textContent = result.caveat || "";
   caveat.hidden = !result.demonstration_model;
+  const parts = [result.kind, result.media_type];
+  if (result.has_sound !== undefined) parts.push(result.has_sound ? "with sound" : "no sound");
+  if (result.partial) parts.push(`partial: ${result.warning}`);
+  if (result.seconds !== undefined) parts.push(`${result.seconds.toFixed(2)} s`);
+  card.querySelector(".details").textContent = parts.filter((x) => x).join(" · ");
+  showModels(card, models);
+  showCredentials(card, result.content_credentials);
+  showCharts(card, models);
+  showFaces(card, models);
 }
 
-// A file the model does not apply to (no face for a face model, no sound for an audio model): a verdict, no score.
-function showNotApplicable(result) {
-  $("error").hidden = true;
-  $("result").hidden = false;
-  $("filename").textContent = result.file;
-  showVerdict(result);
-  $("probability").textContent = "no score";
-  $("label").textContent = "";
-  $("threshold").textContent = "";
-  $("details").textContent = `model ${result.model.name} ${result.model.version} (${result.model.format})`;
-  $("chart-box").hidden = true;
-  $("faces-box").hidden = true;
+function showCardError(card, code, message) {
+  const box = card.querySelector(".error");
+  box.textContent = `Error (${code}): ${message}`;
+  box.hidden = false;
+  card.dataset.verdict = "error";
 }
 
-function showResult(result) {
-  $("error").hidden = true;
-  $("result").hidden = false;
-  $("filename").textContent = result.file;
-  showVerdict(result);
-  const percent = (p) => `${(100 * p).toFixed(1)} %`;
-  const verdict = result.fused || result; // a face model with an audio model: the fused score is the answer
-  $("probability").textContent = percent(verdict.fake_probability);
-  const label = $("label");
-  label.textContent = verdict.label;
-  label.className = verdict.label;
-  let how = `label at threshold ${verdict.threshold.toFixed(3)}, ${result.aggregation} over frames`;
-  if (result.uncertain_band && !result.fused) {
-    how += `, uncertain in [${result.uncertain_band.map((v) => v.toFixed(3)).join(", ")})`;
-  }
-  if (result.fused) {
-    const sound = result.audio.fake_probability == null
-      ? `sound not scored (${result.audio.error ? result.audio.error.code : "no score"})`
-      : `sound ${percent(result.audio.fake_probability)}`;
-    how += `; faces ${percent(result.fake_probability)}, ${sound}, audio weight ${result.fused.audio_weight}`;
-  }
-  $("threshold").textContent = `(${how})`;
-  const parts = [`${result.kind}`, `model ${result.model.name} ${result.model.version} (${result.model.format})`];
-  if (result.frames) parts.push(`${result.frames.length} frames with a face, ${result.frames_without_face} without`);
-  if (result.duration_s !== undefined) parts.push(`${result.duration_s} s of audio`);
-  if (result.partial) parts.push(`partial: ${result.warning}`); // a truncated video, scored from the frames read
-  parts.push(`${result.seconds.toFixed(2)} s`);
-  $("details").textContent = parts.join(" · ");
-  const frames = result.frames || [];
-  const windows = (result.windows || []).filter((w) => w.score !== null); // windows without speech: not scored
-  const chartBox = $("chart-box");
-  if (frames.length > 1) {
-    drawChart(frames.map((f) => ({ x: f.index, y: f.score })), result.threshold, "frame");
-    $("chart-caption").textContent = result.fused
-      ? "Face score per sampled frame (dashed: the face model's threshold)"
-      : "Score per sampled frame";
-    chartBox.hidden = false;
-  } else if (windows.length > 1) {
-    drawChart(windows.map((w) => ({ x: w.start_s, y: w.score })), result.threshold, "seconds");
-    $("chart-caption").textContent = "Score per audio window";
-    chartBox.hidden = false;
-  } else {
-    chartBox.hidden = true;
-  }
-  showFaces(result);
-}
-
-async function submit(event) {
-  event.preventDefault();
-  const file = $("file").files[0];
-  if (!file) return;
+async function scoreOne(file, card, explain) {
   const body = new FormData();
   body.append("file", file, file.name);
-  const explain = $("explain").checked ? "true" : "false";
-  $("submit").disabled = true;
-  $("status").textContent = "Scoring...";
+  const state = card.querySelector(".state");
+  state.textContent = "scoring...";
   try {
     const response = await fetch(`/v1/predict?explain=${explain}`, { method: "POST", body });
     let payload;
@@ -162,33 +212,64 @@ async function submit(event) {
     } catch {
       payload = { error: { code: `http_${response.status}`, message: response.statusText || "unreadable answer" } };
     }
-    if (payload.verdict === "not_applicable") {
-      showNotApplicable(payload);
-    } else if (!response.ok || payload.error) {
-      const error = payload.error || { code: `http_${response.status}`, message: "request failed" };
-      showError(error.code, error.message);
+    if (payload.verdict === "not_applicable" || (response.ok && !payload.error) || payload.models) {
+      showResult(card, payload); // a verdict (a file no model applies to is an answer too)
+      if (payload.error && payload.verdict !== "not_applicable") showCardError(card, payload.error.code, payload.error.message);
     } else {
-      showResult(payload);
+      const error = payload.error || { code: `http_${response.status}`, message: "request failed" };
+      showCardError(card, error.code, error.message);
     }
   } catch (err) {
-    showError("network", String(err));
+    showCardError(card, "network", String(err));
   } finally {
-    $("submit").disabled = false;
-    $("status").textContent = "";
+    state.textContent = "";
+    card.classList.add("done");
   }
+}
+
+async function submit(event) {
+  event.preventDefault();
+  const files = Array.from($("file").files);
+  if (!files.length) return;
+  const explain = $("explain").checked ? "true" : "false";
+  const results = $("results");
+  results.replaceChildren();
+  const cards = files.map((file) => {
+    const card = $("card-template").content.firstElementChild.cloneNode(true);
+    card.querySelector(".filename").textContent = file.name;
+    card.querySelector(".state").textContent = "waiting";
+    card.dataset.file = file.name;
+    results.appendChild(card);
+    return card;
+  });
+  $("submit").disabled = true;
+  for (let i = 0; i < files.length; i += 1) {
+    $("status").textContent = `Scoring ${i + 1} of ${files.length}...`;
+    await scoreOne(files[i], cards[i], explain); // one at a time: the server's queue stays free for others
+  }
+  $("submit").disabled = false;
+  $("status").textContent = `${files.length} file(s) scored`;
 }
 
 async function describeModel() {
   try {
     const health = await (await fetch("/healthz")).json();
     const m = health.model;
+    const suite = health.suite;
     let text = `Model ${m.name} ${m.version} (${m.format}, ${m.backbone}, scores ${m.modality === "audio" ? "audio" : "faces"}), `;
-    if (health.audio_model) {
-      const a = health.audio_model;
-      text += `with ${a.name} ${a.version} (${a.format}) on sound tracks, fused with audio weight ${health.audio_weight}, `;
+    const models = [m];
+    if (suite) {
+      const n = Object.keys(suite.models).length;
+      text = `Detector suite of ${n} models, overall verdict by the rule "${suite.rule}", `;
+      const list = $("suite");
+      list.replaceChildren();
+      for (const [name, s] of Object.entries(suite.models)) {
+        element("li", `${name}: ${s.role} model ${s.name} ${s.version} (${s.format}) on ${s.media.join(", ")}, weight ${s.weight}`, list);
+        models.push(s);
+      }
+      list.hidden = false;
     }
     $("model").textContent = text + `uploads up to ${(health.limits.max_upload_bytes / 1048576).toFixed(0)} MiB`;
-    const models = [m, health.audio_model, health.image_model].filter((x) => x);
     if (models.some((x) => x.trained_on === "synthetic")) {
       const caveat = $("caveat");
       caveat.textContent = "Demonstration model: trained only on dfdet's built-in synthetic data. Its verdicts say "
