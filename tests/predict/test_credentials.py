@@ -55,11 +55,18 @@ def test_a_signed_file_reports_its_manifest(files: dict[str, Path]) -> None:
     assert trusted["validation_state"] == "Trusted" and trusted["trusted"]
 
 
-def test_a_tampered_copy_fails_validation(files: dict[str, Path]) -> None:
+def test_a_tampered_copy_fails_validation(files: dict[str, Path], tmp_path: Path) -> None:
     found = ContentCredentials(trust_anchors=files["root"]).read(files["tampered"], "image/jpeg")
     assert found["c2pa"]["validation_state"] == "Invalid" and not found["c2pa"]["trusted"]
     assert "assertion.dataHash.mismatch" in [f["code"] for f in found["c2pa"]["failures"]]
     assert "INVALID" in found["summary"] and "changed after signing" in found["summary"]
+    data = bytearray(files["signed"].read_bytes())
+    start = data.find(b"jumb")  # inside the manifest store: a damaged manifest is reported, never raised
+    data[start + 200 : start + 260] = bytes(60)
+    damaged = tmp_path / "damaged.jpg"
+    damaged.write_bytes(bytes(data))
+    broken = ContentCredentials().read(damaged, "image/jpeg")["c2pa"]
+    assert broken["present"] and broken["validation_state"] == "Invalid" and "unreadable C2PA data" in broken["error"]
 
 
 def test_an_unsigned_file_reports_its_tags(files: dict[str, Path], tmp_path: Path) -> None:

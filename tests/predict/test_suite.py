@@ -79,11 +79,11 @@ def test_each_kind_of_file_reaches_exactly_the_models_that_apply(
 ) -> None:
     roles = {"face": "face", "image": "image", "voice": "voice", "sync": "av_sync"}
     suite = Suite([Member(name, ROLES[roles[name]], spy) for name, spy in spies.items()])  # type: ignore[arg-type]
-    files = {**media, "talk": talk}
+    files, results = {**media, "talk": talk}, {}
     for kind, expected in ROUTES.items():
         for spy in spies.values():
             spy.seen.clear()
-        result = suite.predict(files[kind]).result
+        result = results[kind] = suite.predict(files[kind]).result
         reached = {name for name, spy in spies.items() if spy.seen}
         assert reached == expected, kind
         assert {n for n, m in result["models"].items() if m["routed"]} == expected
@@ -92,15 +92,15 @@ def test_each_kind_of_file_reaches_exactly_the_models_that_apply(
         assert result["verdict"] in ("fake", "uncertain", "real") and "error" not in result, kind
         assert result["overall"]["rule"] == "strongest"
 
-    noface = suite.predict(media["noface"]).result
+    noface = results["noface"]
     assert noface["models"]["face"]["verdict"] == "not_applicable" and "no face" in noface["models"]["face"]["reason"]
     assert noface["models"]["image"]["verdict"] in ("fake", "uncertain", "real")  # answers normally
-    silent = suite.predict(media["video"]).result
+    silent = results["video"]
     assert "voice model: not applicable (no speech found: the video has no sound track)" in silent["reason"]
     face = silent["models"]["face"]
     over = sum(f["score"] >= face["threshold"] for f in face["frames"])
     assert f"face model: {face['verdict']} {face['fake_probability']:.2f} on {over} of 8 frames" in silent["reason"]
-    both = suite.predict(talk).result
+    both = results["talk"]
     assert both["has_sound"] and both["models"]["sync"]["segments"][0]["end_s"] == 0.6  # the AV hook's timeline
     assert both["models"]["voice"]["windows"] and "file" not in both["models"]["voice"]  # file fields once
 
@@ -117,6 +117,22 @@ def test_a_suite_narrows_a_role_and_refuses_bad_entries(spies: dict[str, Spy], m
         Member("image", ROLES["image"], spies["image"], media=("photo",))  # type: ignore[arg-type]
     with pytest.raises(PredictError, match="no audio-visual sync scorer named 'lip_sync'"):
         FunctionScorer("lip_sync")
+
+
+def test_a_failing_model_does_not_stop_the_others(spies: dict[str, Spy], talk: Path) -> None:
+    @register_sync_scorer("broken_sync")
+    def broken(path: Path) -> dict[str, Any]:
+        raise RuntimeError("a bug")
+
+    try:
+        suite = Suite([Member("image", ROLES["image"], spies["image"]),  # type: ignore[arg-type]
+                       Member("sync", ROLES["av_sync"], FunctionScorer("broken_sync"))])  # fmt: skip
+        result = suite.predict(talk).result
+    finally:
+        SYNC_SCORERS.pop("broken_sync")
+    assert result["models"]["sync"]["error"]["code"] == "internal_error" and "error" not in result
+    assert result["verdict"] == result["models"]["image"]["verdict"]
+    assert "audio-visual model: not scored (internal_error" in result["reason"]
 
 
 def test_suite_configs_build_through_predict_config(

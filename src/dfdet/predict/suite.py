@@ -15,6 +15,7 @@ under a name with :func:`register_sync_scorer` (the hook for the training-free l
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -31,6 +32,7 @@ from dfdet.predict.overall import RULES, Evidence
 from dfdet.predict.predictor import Prediction
 from dfdet.provenance import DEMONSTRATION_CAVEAT
 
+log = logging.getLogger("dfdet.predict")
 KINDS = ("image", "video", "audio")
 # Fields of a member's own result that the suite's answer repeats once for the file, not per model.
 FILE_FIELDS = ("file", "kind", "media_type", "demonstration_model", "caveat", "content_credentials")
@@ -125,6 +127,10 @@ class FunctionScorer:
             na = exc.code in ("no_face", "no_audio_track", "wrong_modality")
             return Prediction({"fake_probability": None, "error": exc.as_dict(), "reason": exc.message,
                                "verdict": "not_applicable" if na else None})  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - a bug of one scorer on one odd file must not stop the others
+            log.exception("Sync scorer %s failed on %s", self.info.name, path)
+            error = {"code": "internal_error", "message": f"internal error ({type(exc).__name__}); see the log"}
+            return Prediction({"fake_probability": None, "error": error, "reason": error["message"], "verdict": None})
         p, t = body.get("fake_probability"), float(body.get("threshold", self.info.threshold))
         body.update(threshold=t, verdict=None if p is None else verdict(float(p), t))
         if p is not None:
