@@ -158,3 +158,34 @@ def test_suite_configs_build_through_predict_config(
     }
     written = result["models"]["face"]["explanations"]  # the face model's heatmaps, written beside the JSON
     assert written and all(Path(e["overlay_png"]).is_file() for e in written)
+
+
+@pytest.mark.slow
+def test_a_suite_on_real_media(spies: dict[str, Spy], shared_data: Path, tmp_path: Path) -> None:
+    """Real photos (one C2PA-signed here), a real talking-head video with sound, real speech, a face-less photo."""
+    from PIL import Image
+
+    from dfdet.predict.credentials import ContentCredentials
+    from dfdet.testing.credentials import make_chain, sign
+
+    photo = shared_data / "faces" / "face_recognition" / "obama-480p.jpg"
+    signed = tmp_path / "signed.jpg"
+    signed.write_bytes(sign(photo.read_bytes(), "image/jpeg", make_chain()))
+    landscape = tmp_path / "sky.jpg"  # the top rows of the photo: no face
+    with Image.open(photo) as img:
+        img.crop((0, 0, img.width, 60)).save(landscape)
+    members = [Member(n, ROLES[n], spies[n]) for n in ("face", "image", "voice")]  # type: ignore[arg-type]
+    suite = Suite(members, credentials=ContentCredentials())
+    files = {
+        "signed": (signed, {"face", "image"}),
+        "landscape": (landscape, {"image"}),  # the face model runs and answers not applicable
+        "video": (shared_data / "video" / "WDA_KatieHill_000.mp4", {"face", "image", "voice"}),
+        "speech": (shared_data / "audio" / "RD_Radio31_000.wav", {"voice"}),
+    }
+    for name, (path, scored) in files.items():
+        result = suite.predict(path).result
+        answered = {n for n, m in result["models"].items() if m["verdict"] in ("fake", "uncertain", "real")}
+        assert answered == scored, (name, result["reason"])
+    assert result["content_credentials"]["c2pa"] == {"present": False}
+    first = suite.predict(signed).result["content_credentials"]["c2pa"]
+    assert first["validation_state"] == "Valid" and first["generative"]
