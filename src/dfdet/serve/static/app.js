@@ -86,7 +86,7 @@ function drawTimeline(box, segments, duration) {
 function modelsOf(result) {
   if (result.models) return Object.entries(result.models).map(([name, m]) => ({ name, ...m }));
   if (!result.model) return [];
-  return [{ name: result.model.name, role: result.model.modality, routed: true, ...result }];
+  return [{ name: "model", role: result.model.modality, routed: true, ...result }];
 }
 
 function showModels(card, models) {
