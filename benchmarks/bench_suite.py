@@ -5,8 +5,8 @@ them: a face model (``model=tiny``, checkpoint), a whole-image model (``model=im
 crops, ONNX) and a voice model (LCNN, half-second windows, checkpoint). Files: a real photo, a real talking-head
 video with sound and real speech from ``../shared/data`` (generated ones when it is absent), the photo C2PA-signed
 here. For each file: the suite of the three (rule ``strongest``, credentials read) against the sum of the models that
-apply scored one by one, median of ``--repeats`` warm calls; and the time of :class:`ContentCredentials.read` on
-the signed and the unsigned photo.
+apply scored one by one, in ``--repeats`` interleaved rounds after a warm-up (medians); and the time of
+:class:`ContentCredentials.read` on the signed and the unsigned photo.
 
 Usage: ``uv run python benchmarks/bench_suite.py [--repeats 5] [--frames 8]``
 """
@@ -77,6 +77,20 @@ def median_time(fn: Any, repeats: int) -> float:
     return statistics.median(times)
 
 
+def interleaved(suite: Any, models: list[Any], path: Path) -> tuple[float, float]:
+    """One round: the suite's time on ``path``, then the sum of its models' times alone (so that a change of the
+    machine's load hits both)."""
+    start = time.perf_counter()
+    suite.predict(path)
+    whole = time.perf_counter() - start
+    parts = 0.0
+    for model in models:
+        start = time.perf_counter()
+        model.predict(path)
+        parts += time.perf_counter() - start
+    return whole, parts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -108,13 +122,14 @@ def main() -> None:
         print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads "
               f"{torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}; {args.frames} frames; median of "
               f"{args.repeats} warm calls")  # fmt: skip
-        print("| file | models sent | suite | sum of the models alone | suite / sum |")
+        print("| file | models sent | suite | sum of the models alone | suite / sum (median of the rounds) |")
         print("|---|---|---|---|---|")
         for name, path in media.items():
             routed = [n for n, m in suite.predict(path).result["models"].items() if m["routed"]]
-            whole = median_time(lambda p=path: suite.predict(p), args.repeats)
-            parts = sum(median_time(lambda p=path, s=singles[n]: s.predict(p), args.repeats) for n in routed)
-            print(f"| {name} | {', '.join(routed)} | {whole:.3f} s | {parts:.3f} s | {whole / parts:.2f} |")
+            rounds = [interleaved(suite, [singles[n] for n in routed], path) for _ in range(args.repeats)]
+            whole, parts = (statistics.median(r[i] for r in rounds) for i in (0, 1))
+            ratio = statistics.median(r[0] / r[1] for r in rounds)
+            print(f"| {name} | {', '.join(routed)} | {whole:.3f} s | {parts:.3f} s | {ratio:.2f} |")
         for name in ("photo", "signed photo"):
             t = median_time(lambda n=name: credentials.read(media[n], "image/jpeg"), args.repeats)
             print(f"content credentials of the {name}: {1000 * t:.1f} ms")
