@@ -97,30 +97,3 @@ def make_predictor(faces: object) -> Callable[..., object]:
         return Predictor(load_model(path), faces, **options)  # type: ignore[arg-type]
 
     return make
-
-
-@pytest.fixture(scope="session")
-def onnx_audio_path(untrained_audio_ckpt: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An untrained tiny LCNN exported to ONNX (front-end inside the graph), as :func:`onnx_path`."""
-    from dfdet.export import ExportOptions, export_detector
-    from dfdet.models import load_detector
-
-    model, cfg = load_detector(untrained_audio_ckpt)
-    out = tmp_path_factory.mktemp("exported_audio")
-    options = ExportOptions(formats=("onnx",), verify=False, speed_batch_size=None)
-    export_detector(model, model.run_config or OmegaConf.to_container(cfg), out, "lcnn", options)
-    return out / "lcnn.onnx"
-
-
-@pytest.fixture(scope="session")
-def untrained_face_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An untrained tiny face model (``model=tiny``) as a train.py checkpoint: quick to make, for tests of the media
-    handling rather than of the scores."""
-    import torch
-
-    path = tmp_path_factory.mktemp("face_model") / "tiny.ckpt"
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", [f"paths.output_dir={path.parent}", "trainer.max_epochs=1", "model=tiny"])
-    stored = {"version": "test", "config": OmegaConf.to_container(cfg, resolve=True)}
-    torch.save({"state_dict": instantiate(cfg.model).state_dict(), "dfdet": stored}, path)
-    return path
