@@ -73,18 +73,16 @@ class ContentCredentials:
     def __init__(self, trust_anchors: str | os.PathLike | None = None, enabled: bool = True) -> None:
         self.enabled = enabled
         self.trust_anchors = None if trust_anchors is None else Path(trust_anchors).read_text()
-        self._context: Any = None
 
     def context(self) -> Any:
-        """The c2pa context: offline validation, the trust anchors when given (built once)."""
-        if self._context is None:
-            import c2pa
+        """A c2pa context: offline validation, the trust anchors when given. A new one per file (0.5 ms), so that
+        prediction threads share no native state."""
+        import c2pa
 
-            settings: dict[str, Any] = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
-            if self.trust_anchors:
-                settings["trust"] = {"trust_anchors": self.trust_anchors}
-            self._context = c2pa.Context(c2pa.Settings.from_dict(settings))
-        return self._context
+        settings: dict[str, Any] = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
+        if self.trust_anchors:
+            settings["trust"] = {"trust_anchors": self.trust_anchors}
+        return c2pa.Context(c2pa.Settings.from_dict(settings))
 
     def read(self, path: str | os.PathLike, mime: str | None = None) -> dict[str, Any]:
         """``c2pa`` (the manifest, or ``present: false``), ``xmp`` and ``exif`` fields, and a ``summary`` in words."""
@@ -100,8 +98,8 @@ class ContentCredentials:
         import c2pa
 
         try:
-            with open(path, "rb") as f:
-                reader = c2pa.Reader.try_create(mime or "", f, context=self.context())
+            with self.context() as context, open(path, "rb") as f:
+                reader = c2pa.Reader.try_create(mime or "", f, context=context)
                 if reader is None:
                     return {"present": False}
                 with reader:
