@@ -217,9 +217,33 @@ def test_page_charts_the_audio_windows_with_speech(
     app = create_app(audio, ServeSettings(upload_dir=str(tmp_path / "uploads")))
     with live_server(app) as url, chromium_page() as (page, problems):
         page.goto(url)
-        page.set_input_files("#file", str(tmp_path / "call.wav"))
-        page.click("#submit")
-        page.wait_for_selector("#result:not([hidden])", timeout=60_000)
-        assert page.text_content("#probability") == f"{100 * expected['fake_probability']:.1f} %"
-        assert page.eval_on_selector_all("#chart circle", "c => c.length") == len(scored)  # windows with speech
+        upload_all(page, [tmp_path / "call.wav"])
+        call = card(page, "call.wav")
+        probability = call.locator(".models .probability").text_content()
+        assert probability == f"{100 * expected['fake_probability']:.1f} %"
+        assert call.locator(".windows-chart circle").count() == len(scored)  # windows with speech
         assert problems == []
+
+
+def test_page_sends_the_api_key_typed_in_it(
+    predictor: Any, face_jpeg: bytes, tmp_path: Path, live_server: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dfdet.serve import ServeSettings, create_app
+    from dfdet.serve.keys import AuthSettings, mint
+
+    key, entry = mint("page")
+    monkeypatch.setenv("DFDET_TEST_PAGE_KEYS", entry)
+    image = tmp_path / "face.jpg"
+    image.write_bytes(face_jpeg)
+    settings = ServeSettings(upload_dir=str(tmp_path / "uploads"))
+    app = create_app(predictor, settings, auth=AuthSettings(keys_env="DFDET_TEST_PAGE_KEYS"))
+    with live_server(app) as url, chromium_page() as (page, problems):
+        page.goto(url)
+        upload_all(page, [image])  # no key typed: refused, and the card says what to do
+        assert "missing_api_key" in card(page, "face.jpg").locator(".error").text_content()
+        assert "enter an API key above" in card(page, "face.jpg").locator(".error").text_content()
+        page.fill("#api-key", key)
+        upload_all(page, [image])
+        assert card(page, "face.jpg").locator(".verdict").text_content() in ("fake", "uncertain", "real")
+        assert key not in page.url
+        assert [p for p in problems if "status of 401" not in p] == []

@@ -1,4 +1,5 @@
-// dfdet web page: uploads one or several files to /v1/predict (one after the other) and shows a card per file: the
+// dfdet web page: uploads one or several files to /v1/predict (one after the other, with the API key typed in the page
+// when the server requires one) and shows a card per file: the
 // overall verdict and its reason, each model's own answer, the content credentials, the frame chart, the voice
 // windows, the audio-visual segment timeline and the face heatmaps. No external resources; every text coming from
 // the server is inserted with textContent (never as HTML).
@@ -205,7 +206,9 @@ async function scoreOne(file, card, explain) {
   const state = card.querySelector(".state");
   state.textContent = "scoring...";
   try {
-    const response = await fetch(`/v1/predict?explain=${explain}`, { method: "POST", body });
+    const key = $("api-key").value.trim(); // kept in the page only: never stored, never put in a URL
+    const headers = key ? { Authorization: `Bearer ${key}` } : {};
+    const response = await fetch(`/v1/predict?explain=${explain}`, { method: "POST", body, headers });
     let payload;
     try {
       payload = await response.json();
@@ -217,7 +220,8 @@ async function scoreOne(file, card, explain) {
       if (payload.error && payload.verdict !== "not_applicable") showCardError(card, payload.error.code, payload.error.message);
     } else {
       const error = payload.error || { code: `http_${response.status}`, message: "request failed" };
-      showCardError(card, error.code, error.message);
+      const hint = response.status === 401 ? " (enter an API key above)" : "";
+      showCardError(card, error.code, error.message + hint);
     }
   } catch (err) {
     showCardError(card, "network", String(err));
