@@ -29,7 +29,7 @@ def test_serve_task_serves_a_suite(
     sf.write(buffer, (0.2 * np.sin(np.arange(16000) / 5)).astype(np.float32), 16000, format="WAV")
     answers: dict[str, Any] = {}
 
-    def fake_server(app: Any, host: str, port: int, *args: Any) -> Any:
+    def fake_server(app: Any, host: str, port: int, *args: Any, **kwargs: Any) -> Any:
         def run(self: Any) -> None:  # while "serving": the app's prediction threads are up
             client = TestClient(app, base_url="http://127.0.0.1")  # a Host the server allows
             answers["health"] = client.get("/healthz").json()
