@@ -189,3 +189,15 @@ def test_a_suite_on_real_media(spies: dict[str, Spy], shared_data: Path, tmp_pat
     assert result["content_credentials"]["c2pa"] == {"present": False}
     first = suite.predict(signed).result["content_credentials"]["c2pa"]
     assert first["validation_state"] == "Valid" and first["generative"]
+
+
+def test_a_model_answer_in_words() -> None:
+    from dfdet.predict.suite import model_summary
+
+    windows = [{"score": 0.9}, {"score": None}, {"score": 0.2}, {"score": 0.7}]  # None: a window without speech
+    voice = {"verdict": "fake", "fake_probability": 0.6, "threshold": 0.5, "windows": windows}
+    assert model_summary(ROLES["voice"], voice) == "voice model: fake 0.60 on 2 of 3 windows (1 without speech)"
+    frames = {"verdict": "real", "fake_probability": 0.12, "threshold": 0.5, "frames": [{"score": 0.12}]}
+    assert model_summary(ROLES["image"], frames) == "image model: real 0.12"
+    error = {"verdict": None, "fake_probability": None, "error": {"code": "unreadable", "message": "cut"}}
+    assert model_summary(ROLES["face"], error) == "face model: not scored (unreadable: cut)"

@@ -192,10 +192,13 @@ def model_summary(role: Role, result: dict[str, Any]) -> str:
         error = result.get("error") or {}
         return f"{head}: not scored ({error.get('code', 'error')}: {error.get('message', result.get('reason'))})"
     items = result.get("frames") or result.get("windows") or []
+    scored = [float(i["score"]) for i in items if i.get("score") is not None]  # audio windows without speech: None
     text = f"{head}: {call} {p:.2f}"
-    if len(items) > 1:
-        over = sum(float(i["score"]) >= float(result["threshold"]) for i in items)
-        text += f" on {over} of {len(items)} {role.unit}"
+    if len(scored) > 1:
+        over = sum(score >= float(result["threshold"]) for score in scored)
+        text += f" on {over} of {len(scored)} {role.unit}"
+        if len(scored) < len(items):
+            text += f" ({len(items) - len(scored)} without speech)"
     return text
 
 

@@ -135,12 +135,13 @@ function showCharts(card, models) {
   }));
   card.querySelector(".chart-box").hidden = series.length === 0;
   if (series.length) drawChart(card.querySelector(".chart"), series, "frame");
-  const voice = models.filter((m) => (m.windows || []).length > 1 && m.role !== "av_sync");
+  const scoredWindows = (m) => (m.windows || []).filter((w) => w.score !== null); // windows without speech: no score
+  const voice = models.filter((m) => scoredWindows(m).length > 1 && m.role !== "av_sync");
   card.querySelector(".windows-box").hidden = voice.length === 0;
   if (voice.length) {
     drawChart(card.querySelector(".windows-chart"), voice.map((m) => ({
       label: `${m.role} model`, color: COLORS[m.role] || "#333", threshold: m.threshold,
-      points: m.windows.map((x) => ({ x: x.start_s, y: x.score })),
+      points: scoredWindows(m).map((x) => ({ x: x.start_s, y: x.score })),
     })), "seconds");
   }
   const av = models.find((m) => (m.segments || []).length > 0); // filled when an audio-visual model answers
