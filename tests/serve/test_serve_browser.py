@@ -97,7 +97,7 @@ def test_page_scores_several_files_with_one_model(
 
             clip = card(page, "clip.mp4")
             assert clip.locator(".chart svg polyline").count() == 1 and clip.locator(".chart circle").count() >= 2
-            assert clip.locator(".timeline-box").is_hidden()  # no audio-visual model
+            assert clip.locator(".timeline-box").is_hidden()  # no audio-visual or voice model
 
             noface = card(page, "grey.png")
             assert noface.locator(".verdict").text_content() == "not applicable"
@@ -160,6 +160,7 @@ def test_page_shows_a_suite_with_credentials_and_timeline(
     note = tmp_path / "note.wav"
     sf.write(note, voice, 16000)
     expected = suite.predict(photo).result
+    expected_talk = suite.predict(talk).result
 
     app = create_app(suite, ServeSettings(upload_dir=str(tmp_path / "uploads")))
     with live_server(app) as url, chromium_page() as (page, problems):
@@ -188,7 +189,9 @@ def test_page_shows_a_suite_with_credentials_and_timeline(
         series = video.locator(".chart polyline").evaluate_all("ps => ps.map(p => p.dataset.series)")
         assert series == ["face model", "image model"]  # both models' frame scores on one chart
         assert video.locator(".windows-chart polyline").count() == 1  # the voice model's windows
-        assert video.locator(".timeline .segment").count() == 1  # the audio-visual segment
+        assert video.locator(".timeline [data-track='av_sync'] .segment").count() == 1  # the AV segment
+        regions = expected_talk["models"]["voice"]["fake_regions"]  # the voice model's, when it marks any
+        assert video.locator(".timeline [data-track='voice'] .segment").count() == len(regions)
         assert "sync" in video.locator(".models tbody").text_content()
 
         voice_note = card(page, "note.wav")

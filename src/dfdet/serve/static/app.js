@@ -62,23 +62,33 @@ function drawChart(box, series, xLabel) {
   }
 }
 
-// The segments an audio-visual model judged fake, as bars on a time axis of the file's duration.
-function drawTimeline(box, segments, duration) {
+// The segments each model judged fake (an audio-visual model's segments, a voice model's fake regions), one track per
+// model, as bars on a time axis of the file's duration.
+function drawTimeline(box, tracks, duration) {
   box.replaceChildren();
-  const [w, h, left, right] = [640, 56, 44, 12];
+  const [w, left, right, row] = [640, 120, 12, 28];
+  const h = 24 + row * tracks.length;
   const root = svg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": "segment timeline" }, box);
-  const end = Math.max(duration || 0, ...segments.map((s) => s.end_s), 1e-3);
+  const ends = tracks.flatMap((t) => t.segments.map((s) => s.end_s));
+  const end = Math.max(duration || 0, ...ends, 1e-3);
   const px = (t) => left + (t / end) * (w - left - right);
-  svg("rect", { x: left, y: 10, width: w - left - right, height: 20, fill: "#eef1f5", stroke: "#d5dbe3" }, root);
-  for (const s of segments) {
-    const bar = svg("rect", {
-      class: "segment", x: px(s.start_s), y: 10, width: Math.max(2, px(s.end_s) - px(s.start_s)), height: 20,
-      fill: "#b3261e", "fill-opacity": 0.35 + 0.65 * (s.score ?? 1),
-    }, root);
-    svg("title", {}, bar).textContent = `${s.start_s}-${s.end_s} s: ${(s.score ?? 1).toFixed(3)}`;
-  }
+  tracks.forEach((track, i) => {
+    const y = 6 + i * row;
+    const g = svg("g", { "data-track": track.role }, root);
+    svg("text", { x: left - 6, y: y + 14, "text-anchor": "end", "font-size": 11, fill: "#5f6b7a" }, g)
+      .textContent = track.label;
+    svg("rect", { x: left, y, width: w - left - right, height: 20, fill: "#eef1f5", stroke: "#d5dbe3" }, g);
+    for (const s of track.segments) {
+      const score = s.score ?? s.max_score ?? 1;
+      const bar = svg("rect", {
+        class: "segment", x: px(s.start_s), y, width: Math.max(2, px(s.end_s) - px(s.start_s)), height: 20,
+        fill: "#b3261e", "fill-opacity": 0.35 + 0.65 * score,
+      }, g);
+      svg("title", {}, bar).textContent = `${track.label}: ${s.start_s}-${s.end_s} s, ${score.toFixed(3)}`;
+    }
+  });
   for (const t of [0, end / 2, end]) {
-    svg("text", { x: px(t), y: 48, "text-anchor": "middle", "font-size": 11, fill: "#5f6b7a" }, root)
+    svg("text", { x: px(t), y: h - 4, "text-anchor": "middle", "font-size": 11, fill: "#5f6b7a" }, root)
       .textContent = `${t.toFixed(1)} s`;
   }
 }
@@ -144,11 +154,12 @@ function showCharts(card, models) {
       points: scoredWindows(m).map((x) => ({ x: x.start_s, y: x.score })),
     })), "seconds");
   }
-  const av = models.find((m) => (m.segments || []).length > 0); // filled when an audio-visual model answers
-  card.querySelector(".timeline-box").hidden = !av;
-  if (av) {
+  const tracks = models.filter((m) => m.routed !== false && ((m.segments || m.fake_regions || []).length > 0))
+    .map((m) => ({ label: `${m.role} model`, role: m.role, segments: m.segments || m.fake_regions }));
+  card.querySelector(".timeline-box").hidden = tracks.length === 0; // filled by audio-visual and voice models
+  if (tracks.length) {
     const duration = Math.max(0, ...models.map((m) => m.duration_s || 0));
-    drawTimeline(card.querySelector(".timeline"), av.segments, duration);
+    drawTimeline(card.querySelector(".timeline"), tracks, duration);
   }
 }
 
