@@ -3,10 +3,21 @@
 Light to import (no torch): training builds these objects from ``data.source.release`` for its quick layout check.
 """
 
+from dfdet.preprocess.releases.audio_visual import AVDeepfake1MRelease, FakeAVCelebRelease, LAVDFRelease
 from dfdet.preprocess.releases.base import Release, ReleaseConfigError
 from dfdet.preprocess.releases.celebdf import CelebDFRelease
 from dfdet.preprocess.releases.dfdc import DFDCRelease
 from dfdet.preprocess.releases.ffpp import FaceForensicsRelease
 from dfdet.preprocess.releases.folder import FolderRelease
 
-__all__ = ["CelebDFRelease", "DFDCRelease", "FaceForensicsRelease", "FolderRelease", "Release", "ReleaseConfigError"]
+__all__ = [
+    "AVDeepfake1MRelease",
+    "CelebDFRelease",
+    "DFDCRelease",
+    "FakeAVCelebRelease",
+    "FaceForensicsRelease",
+    "FolderRelease",
+    "LAVDFRelease",
+    "Release",
+    "ReleaseConfigError",
+]
