@@ -27,8 +27,18 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
+AV_MODELS = ("av_joint", "av_joint_tiny")  # clips of face crops with their sound (dict inputs)
+AV_DATA = ("av_folder", "fakeavceleb", "lavdf", "avdeepfake1m")
+
+
 @pytest.mark.parametrize("option", options("model"))
 def test_model_options(tiny_cfg, option: str) -> None:
+    if option in AV_MODELS:
+        cfg = tiny_cfg(f"model={option}", "data=av_folder", "model.net.face.name=test_resnet", "model.input.size=32")
+        model = instantiate(cfg.model)
+        clip = torch.randn(2, cfg.model.input.clip_len, 3, 32, 32)
+        assert model.eval()({"clip": clip, "audio": torch.randn(2, cfg.model.input.num_samples)}).shape == (2,)
+        return
     audio = option in AUDIO_MODELS
     own_net = audio or option in ("spectrum", "npr")  # networks of this project: no pretrained weights to turn off
     overrides = [] if own_net else ["model.net.pretrained=false"]
@@ -52,6 +62,10 @@ IMAGE_DATA = ("genimage", "forensynths", "chameleon", "image_folder", "synthetic
 
 @pytest.mark.parametrize("option", options("data"))
 def test_data_options(tiny_cfg, option: str) -> None:
+    if option in AV_DATA:
+        datamodule = instantiate(tiny_cfg(f"data={option}", "model=av_joint_tiny").data)
+        assert datamodule.modality == "audio_visual" and datamodule.reader.keys == ("clip", "audio")
+        return
     audio, image = option in AUDIO_DATA, option in IMAGE_DATA
     model = ["model=lcnn"] if audio else ["model=image_small"] if image else []
     cfg = tiny_cfg(f"data={option}", *model)

@@ -193,7 +193,10 @@ class AudioVisualClipDataset(ClipDataset):
         cache_videos: sound tracks kept in memory per process (least recently used are dropped).
 
     Items: ``clip`` (T, 3, S, S), ``audio`` (num_samples,) float32, ``audio_present`` () float, ``label``,
-    ``video_idx``, ``frame_index`` as for clips. The sound track's start offset in the container is not applied.
+    ``video_idx``, ``frame_index`` as for clips, and the labels audio-visual datasets add (-1 where a dataset has
+    none): ``video_label`` and ``audio_label`` () float (is the face / the voice manipulated, manifest columns of
+    the same names), ``segment_label`` () float (does the clip overlap a ``fake_segments`` interval). The sound
+    track's start offset in the container is not applied.
     """
 
     def __init__(
@@ -215,11 +218,16 @@ class AudioVisualClipDataset(ClipDataset):
         super().__init__(frames, video_idx, transform, clip_len, stride)
         rows = frames.assign(_video=video_idx).sort_values(["_video", "frame_index"], kind="stable")
         self.spans: list[tuple[str, int, int]] = []  # per clip: source video, first and last sampled frame index
+        self.modality_labels: list[tuple[float, float, str | None]] = []  # per clip: video, audio label, segments
         for _, group in rows.groupby("_video", sort=True):
             source, indices = str(group["source_path"].iloc[0]), group["frame_index"].tolist()
+            first_row = group.iloc[0]
+            notes = (_known(first_row.get("video_label")), _known(first_row.get("audio_label")))
+            segments = first_row.get("fake_segments")
             for start in clip_starts(len(indices), clip_len, stride):
                 last = indices[min(start + clip_len, len(indices)) - 1]
                 self.spans.append((source, int(indices[start]), int(last)))
+                self.modality_labels.append((*notes, segments if isinstance(segments, str) else None))
         self.num_samples = int(num_samples)
         self.sample_rate = int(sample_rate)
         self.cache_videos = cache_videos
@@ -245,15 +253,38 @@ class AudioVisualClipDataset(ClipDataset):
         track = self._track(source)
         audio = np.zeros(self.num_samples, np.float32)
         if track is not None:
+            from dfdet.data.audio.crops import centred_window
+
             wave, fps = track
-            centre = (first + last + 1) / 2 / fps * self.sample_rate
-            start = int(round(centre - self.num_samples / 2))
-            lo, hi = max(start, 0), min(start + self.num_samples, len(wave))
-            if hi > lo:
-                audio[lo - start : hi - start] = wave[lo:hi]
+            audio = centred_window(wave, (first + last + 1) / 2 / fps * self.sample_rate, self.num_samples)
         item["audio"] = torch.from_numpy(audio)
         item["audio_present"] = torch.tensor(float(track is not None))
+        video_label, audio_label, segments = self.modality_labels[i]
+        item["video_label"], item["audio_label"] = torch.tensor(video_label), torch.tensor(audio_label)
+        rate = track[1] if track is not None else None
+        item["segment_label"] = torch.tensor(_segment_label(segments, first, last, rate))
         return item
+
+
+def _known(value: object) -> float:
+    """A 0/1 label of the manifest, or -1 where the dataset has none (NaN, absent)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return -1.0
+    return number if number == number else -1.0
+
+
+def _segment_label(segments: str | None, first: int, last: int, fps: float | None) -> float:
+    """1 when the clip's time span (frames ``first``..``last`` at ``fps``) overlaps a fake segment by at least half
+    a frame, 0 when it overlaps none, -1 when the video has no segment labels (or no frame rate to place them)."""
+    if segments is None or not fps:
+        return -1.0
+    import json
+
+    start, end = first / fps, (last + 1) / fps
+    overlap = max((min(end, b) - max(start, a) for a, b in json.loads(segments)), default=0.0)
+    return float(overlap >= 0.5 / fps)
 
 
 class ImageCropDataset(Dataset):

@@ -252,9 +252,19 @@ class Predictor:
         demo = any(info.trained_on == "synthetic" for info in models)
         return {"demonstration_model": demo, **({"caveat": DEMONSTRATION_CAVEAT} if demo else {})}
 
-    def logits(self, x: np.ndarray) -> np.ndarray:
-        """The model's logits of inputs (N, ...), ``batch_size`` at a time, divided by its temperature: their
-        sigmoid is the calibrated fake probability (the model's own logits when it was never calibrated)."""
-        parts = [self.model.logits(x[s : s + self.batch_size]) for s in range(0, len(x), self.batch_size)]
+    def logits(self, x: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
+        """The model's logits of inputs (N, ...) (a dict of them for audio-visual models), ``batch_size`` at a time,
+        divided by its temperature: their sigmoid is the calibrated fake probability (the model's own logits when
+        it was never calibrated)."""
+        n = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+
+        def part(s: int) -> Any:
+            return (
+                {k: v[s : s + self.batch_size] for k, v in x.items()}
+                if isinstance(x, dict)
+                else x[s : s + self.batch_size]
+            )
+
+        parts = [self.model.logits(part(s)) for s in range(0, n, self.batch_size)]
         out = np.concatenate(parts) if parts else np.zeros(0, np.float32)
         return (out / np.float32(self.info.temperature)).astype(np.float32)

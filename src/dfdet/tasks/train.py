@@ -25,11 +25,11 @@ from dfdet.utils.table import print_metrics
 
 
 def _record_crop_margin(cfg: DictConfig, datamodule: Any, model: Any) -> None:
-    """Face models record the margin their training crops were made with (from the preprocessed data), so prediction
-    crops the same way; data without one (the synthetic set) leaves the contract's value."""
+    """Face (and audio-visual) models record the margin their training crops were made with (from the preprocessed
+    data), so prediction crops the same way; data without one (the synthetic set) leaves the contract's value."""
     margin = getattr(datamodule.source, "crop_margin", None)
     value = margin() if callable(margin) else None
-    if value is None or model.contract.modality != "face":
+    if value is None or model.contract.modality not in ("face", "audio_visual"):
         return
     model.set_crop_margin(value)
     cfg.model.input.crop_margin = value  # the stored config says the same
