@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -102,6 +103,8 @@ def write_video(
         if sound is not None:
             track = av.AudioFrame.from_ndarray(np.asarray(audio, np.float32)[None], format="fltp", layout="mono")
             track.sample_rate = sample_rate
+            track.pts, track.time_base = 0, Fraction(1, sample_rate)  # the AAC priming gets negative times: an edit
+            # list skips it on decoding, so the sound lines up with the pictures (else it lags by 1024 samples)
             container.mux(sound.encode(track))
             container.mux(sound.encode(None))
     return path

@@ -31,6 +31,7 @@ PROJECT_TARGETS = frozenset(
         "dfdet.data.audio.sources.ASVspoof2019LASource",
         "dfdet.data.audio.sources.AudioFolderSource",
         "dfdet.data.audio.sources.SyntheticAudioSource",
+        "dfdet.data.av.SyntheticAVSource",
         "dfdet.data.images.reencode.Reencode",
         "dfdet.data.images.sources.ChameleonSource",
         "dfdet.data.images.sources.ForenSynthsSource",
