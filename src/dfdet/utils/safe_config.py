@@ -40,6 +40,7 @@ PROJECT_TARGETS = frozenset(
         "dfdet.data.images.synthetic.SyntheticImageSource",
         "dfdet.data.readers.AudioVisualReader",
         "dfdet.models.audio_visual.JointAudioVisualNet",
+        "dfdet.models.syncnet.SyncNet",
         "dfdet.data.readers.AudioWindowReader",
         "dfdet.data.readers.ImageReader",
         "dfdet.data.readers.face_reader",
