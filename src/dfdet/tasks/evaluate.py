@@ -18,6 +18,7 @@ from dfdet.models import DeepfakeDetector, load_detector
 from dfdet.models.scoring import score_sound_tracks
 from dfdet.tasks.checks import check_documented_keys
 from dfdet.tasks.common import build, check_modality, log, output_dir, save_resolved_config
+from dfdet.tasks.localisation import localisation_report
 from dfdet.utils.runinfo import run_info, to_float_dict, write_json
 from dfdet.utils.table import print_metrics
 
@@ -158,6 +159,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     model.write_test_report(out, names, title=f"{name} {cfg.split}")
     summary = uncertainty_report(model, datamodule, out, title=f"{name} {cfg.split}")
     result.update(flat(summary, f"{cfg.split}/"))
+    result.update(localisation_report(model, datamodule, cfg.split, out))  # data with fake_segments: AP@IoU, AR@N
     if audio is not None:
         result.update(_audio_visual(cfg, model, audio, sources, out, names))
     aggregation = model.stage_metrics("test").aggregation
