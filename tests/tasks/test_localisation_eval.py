@@ -39,6 +39,10 @@ def test_oracle_clip_scores_localise_the_fake_segments(compose_cfg, data_path: P
     def oracle(v: int, a: int, b: int) -> float:  # does the clip overlap a labelled segment?
         return float(any(min((b + 1) / fps, hi) - max(a / fps, lo) > 0 for lo, hi in json.loads(segments[v])))
 
+    methods = datamodule.methods()
+    expected = {"real": (0, 0), "face": (1, 0), "voice": (0, 1), "both": (1, 1), "partial_voice": (0, 1)}
+    for v, (video, audio, _) in zip(vids, dataset.modality_labels, strict=True):  # per-modality labels of the set
+        assert (video, audio) == expected.get(methods[v], (video, audio))
     scores = np.array([oracle(v, a, b) for v, a, b in zip(vids, firsts, lasts, strict=True)])
     assert 0 < scores.mean() < 1  # the test split holds real and (partly) fake clips
     rows = {"preds": scores, "video_idx": vids, "frame_index": firsts}

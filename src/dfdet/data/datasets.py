@@ -222,7 +222,7 @@ class AudioVisualClipDataset(ClipDataset):
         for _, group in rows.groupby("_video", sort=True):
             source, indices = str(group["source_path"].iloc[0]), group["frame_index"].tolist()
             first_row = group.iloc[0]
-            notes = (_known(first_row.get("video_label")), _known(first_row.get("audio_label")))
+            notes = (_modality(first_row, "video"), _modality(first_row, "audio"))
             segments = first_row.get("fake_segments")
             for start in clip_starts(len(indices), clip_len, stride):
                 last = indices[min(start + clip_len, len(indices)) - 1]
@@ -264,6 +264,18 @@ class AudioVisualClipDataset(ClipDataset):
         rate = track[1] if track is not None else None
         item["segment_label"] = torch.tensor(_segment_label(segments, first, last, rate))
         return item
+
+
+def _modality(row: pd.Series, which: str) -> float:
+    """Whether the ``video`` or ``audio`` of a manifest row's video is manipulated: its ``<which>_label`` column,
+    else whether its ``visual_fake_segments`` / ``audio_fake_segments`` list is non-empty, else -1 (unknown)."""
+    label = _known(row.get(f"{which}_label"))
+    segments = row.get(f"{'visual' if which == 'video' else 'audio'}_fake_segments")
+    if label < 0 and isinstance(segments, str):
+        import json
+
+        return float(bool(json.loads(segments)))
+    return label
 
 
 def _known(value: object) -> float:
