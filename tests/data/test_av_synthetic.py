@@ -10,6 +10,7 @@ import pytest
 
 from dfdet.data.audio.dsp import speech_envelope
 from dfdet.data.audio.io import extract_audio_track
+from dfdet.data.audio.silence import speech_span
 from dfdet.data.av import METHODS, ClipSpec, SyntheticAVSource, sample_person, talking_pair
 from dfdet.testing.media import write_video
 
@@ -98,6 +99,15 @@ def test_the_source_generates_once_and_feeds_the_audio_visual_reader(tmp_path: P
     batch = next(iter(dm.test_dataloader()))
     assert batch["clip"].shape[1:] == (4, 3, 32, 32) and batch["audio"].shape[1:] == (3200,)
     assert batch["audio_present"].all() and batch["audio"].abs().sum() > 0
+    trimmed = DeepfakeDataModule(source, AudioVisualReader(4, 4, 3200, 16000), modality="audio_visual",
+                                 eval_transform=transform, trim_silence=True)  # fmt: skip
+    trimmed.setup()
+    full, kept = dm.datasets["test"], trimmed.datasets["test"]
+    assert set(kept.spans) <= set(full.spans) and len(kept.labels) == len(kept.spans) == len(kept.clips)  # type: ignore[attr-defined]
+    for path, first, last in kept.spans:  # type: ignore[attr-defined]
+        wave = extract_audio_track(path)
+        start, end = speech_span(wave, 16000)
+        assert start <= (first + last + 1) / 2 / 25 * 16000 < end
     stamp = (folder / "manifest.parquet").stat().st_mtime_ns
     SyntheticAVSource(tmp_path / "cache", **kwargs).prepare()
     assert (folder / "manifest.parquet").stat().st_mtime_ns == stamp  # cached, not regenerated

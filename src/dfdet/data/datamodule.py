@@ -52,6 +52,8 @@ class DeepfakeDataModule(L.LightningDataModule):
             FaceForensics++'s 4-5 fakes per real; False shuffles uniformly.
         seed: seeds the training reader's generator in the main process (audio crops); workers reseed from the
             run seed.
+        trim_silence: the silence-trimmed variant of audio and audio-visual data: leading and trailing silence is
+            left out of every split (the reader's ``trim_silence``; see :mod:`dfdet.data.audio.silence`).
     """
 
     def __init__(
@@ -69,6 +71,7 @@ class DeepfakeDataModule(L.LightningDataModule):
         synthesis: FakeSynthesis | None = None,
         balance: bool = False,
         seed: int | None = None,
+        trim_silence: bool = False,
     ) -> None:
         super().__init__()
         if synthesis is not None and not isinstance(synthesis, FakeSynthesis):
@@ -87,6 +90,10 @@ class DeepfakeDataModule(L.LightningDataModule):
                 f"data.train_transform is a {type(train_transform).__name__}, not an audio augmentation: audio data "
                 "takes dfdet.transforms.audio.AudioAugment or null (do not combine augment=... with audio data)"
             )
+        if trim_silence:
+            if not hasattr(reader, "trim_silence"):
+                raise DataConfigError(f"data.trim_silence applies to items with sound, not to {keys} items")
+            reader.trim_silence = True  # type: ignore[attr-defined]
         self.source = source
         self.reader = reader
         self.modality = modality

@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 from dfdet.data.audio.crops import fixed_crop
 from dfdet.data.audio.io import load_audio
+from dfdet.data.audio.silence import speech_span, trim_silence
 from dfdet.errors import ManifestError
 from dfdet.preprocess.video import rgb_array
 
@@ -135,6 +136,8 @@ class AudioDataset(Dataset):
         rng: random crops and augmentation (training); None gives deterministic first-window crops (evaluation).
             Dataloader workers reseed it (:meth:`reseed`, called by :func:`~dfdet.transforms.seed_worker`).
         augment: optional waveform augmentation applied after cropping (training only).
+        trim_silence: drop each utterance's leading and trailing silence before cropping
+            (:func:`dfdet.data.audio.silence.trim_silence`).
 
     Items are dicts: ``audio`` (num_samples,) float32, ``label`` () float (1 = fake), ``video_idx`` () long (the
     utterance), ``frame_index`` () long (0: one crop per utterance). A broken file raises, naming it.
@@ -148,8 +151,10 @@ class AudioDataset(Dataset):
         sample_rate: int = 16000,
         rng: np.random.Generator | None = None,
         augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        trim_silence: bool = False,
     ) -> None:
         self.paths = rows["path"].tolist()
+        self.trim_silence = trim_silence
         self.labels = torch.tensor(rows["label"].to_numpy(), dtype=torch.float32)
         self.video_idx = torch.tensor(video_idx, dtype=torch.long)
         self.num_samples = int(num_samples)
@@ -166,7 +171,10 @@ class AudioDataset(Dataset):
             self.rng = np.random.default_rng(seed)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        wave = fixed_crop(load_audio(self.paths[i], self.sample_rate), self.num_samples, self.rng)
+        wave = load_audio(self.paths[i], self.sample_rate)
+        if self.trim_silence:
+            wave = trim_silence(wave, self.sample_rate)
+        wave = fixed_crop(wave, self.num_samples, self.rng)
         if self.augment is not None and self.rng is not None:
             wave = self.augment(wave, self.rng)
         return {
@@ -191,6 +199,8 @@ class AudioVisualClipDataset(ClipDataset):
         num_samples: sound window length.
         sample_rate: the sound is decoded and resampled to this rate.
         cache_videos: sound tracks kept in memory per process (least recently used are dropped).
+        trim_silence: leave out the clips whose centre lies in the video's leading or trailing silence
+            (:func:`dfdet.data.audio.silence.speech_span`; videos without sound keep every clip).
 
     Items: ``clip`` (T, 3, S, S), ``audio`` (num_samples,) float32, ``audio_present`` () float, ``label``,
     ``video_idx``, ``frame_index`` as for clips, and the labels audio-visual datasets add (-1 where a dataset has
@@ -209,6 +219,7 @@ class AudioVisualClipDataset(ClipDataset):
         num_samples: int,
         sample_rate: int,
         cache_videos: int = 32,
+        trim_silence: bool = False,
     ) -> None:
         if "source_path" not in frames.columns:
             raise ManifestError(
@@ -232,6 +243,23 @@ class AudioVisualClipDataset(ClipDataset):
         self.sample_rate = int(sample_rate)
         self.cache_videos = cache_videos
         self._tracks: dict[str, tuple[np.ndarray, float] | None] = {}
+        if trim_silence:
+            self._keep_speech()
+
+    def _keep_speech(self) -> None:
+        """Drops the clips whose centre lies outside their video's speech (between leading and trailing silence)."""
+        keep = []
+        for source, first, last in self.spans:
+            track = self._track(source)
+            if track is None:
+                keep.append(True)
+                continue
+            start, end = speech_span(track[0], self.sample_rate)
+            centre = (first + last + 1) / 2 / track[1] * self.sample_rate
+            keep.append(start <= centre < end)
+        self.clips = [c for c, k in zip(self.clips, keep, strict=True) if k]
+        self.spans = [s for s, k in zip(self.spans, keep, strict=True) if k]
+        self.labels = self.labels[torch.tensor(keep, dtype=torch.bool)]
 
     def _track(self, source: str) -> tuple[np.ndarray, float] | None:
         from dfdet.data.audio.io import NoAudioTrackError, extract_audio_track, video_frame_rate

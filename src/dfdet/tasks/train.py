@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from dfdet.data.audio.silence import silence_audit, warn_if_silence_shortcut
 from dfdet.data.images.audit import format_audit, warn_if_shortcut
 from dfdet.metrics.uncertainty import flat
 from dfdet.models import init_from_checkpoint, read_checkpoint
@@ -66,6 +67,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     info["data_manifest_sha256"] = data_fingerprint(datamodule)  # sets the datamodule up
     if getattr(datamodule, "modality", None) == "image":  # whole images: warn of a file-format shortcut
         warn_if_shortcut(format_audit(datamodule.manifest), where=datamodule.source.name)
+    if getattr(datamodule, "modality", None) in ("audio", "audio_visual"):  # warn of a silence shortcut
+        warn_if_silence_shortcut(silence_audit(datamodule.manifest), where=datamodule.source.name)
     _on_rank_zero(save_resolved_config, cfg, out / "config_resolved.yaml")
     _on_rank_zero(write_json, out / "run_info.json", info)
     callbacks = instantiate_dict(cfg.get("callbacks"))

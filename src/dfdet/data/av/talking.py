@@ -106,16 +106,22 @@ def mouth_track(clean: np.ndarray, fps: int, first: int, count: int, lead: float
     return np.interp(at, np.arange(len(opening)), opening)
 
 
-class _Take:
-    """A person's utterance rendered with margins around the clip, and what the clip cuts from it."""
+class Take:
+    """An utterance of ``speaker`` rendered with margins around a clip, the clip's mouth track and what it cuts.
 
-    def __init__(self, person: Person, spec: ClipSpec, rng: np.random.Generator) -> None:
+    Attributes:
+        clean: the whole clean utterance (before the recording channel), :data:`SAMPLE_RATE`.
+        mouth: (count,) mouth opening of the clip's frames, the lips leading the sound by ``lead`` frames.
+        margin, count, hop: frames of speech before the clip, frames of the clip, samples per frame.
+    """
+
+    def __init__(self, speaker: Speaker, lead: float, spec: ClipSpec, rng: np.random.Generator) -> None:
         self.margin = spec.offset[1] + 5  # frames of speech before and after the clip
         self.count = round(spec.seconds * spec.fps)
         self.hop = SAMPLE_RATE // spec.fps
-        self.clean = render(plan_utterance(person.speaker, (self.count + 2 * self.margin) / spec.fps + 0.1, rng),
-                            person.speaker, Style(), rng)  # fmt: skip
-        self.mouth = mouth_track(self.clean, spec.fps, self.margin, self.count, person.lead)
+        self.clean = render(plan_utterance(speaker, (self.count + 2 * self.margin) / spec.fps + 0.1, rng),
+                            speaker, Style(), rng)  # fmt: skip
+        self.mouth = mouth_track(self.clean, spec.fps, self.margin, self.count, lead)
 
     def cut(self, wave: np.ndarray, shift: int = 0) -> np.ndarray:
         """The clip's samples of ``wave``, delayed by ``shift`` frames."""
@@ -160,7 +166,7 @@ def talking_pair(
     """
     if method not in METHODS:
         raise ValueError(f"unknown talking-clip fake '{method}'; known: {', '.join(METHODS)}")
-    take = _Take(person, spec, rng)
+    take = Take(person.speaker, person.lead, spec, rng)
     motion = [replace(fp, blink=0.0) for fp in trajectory(rng, take.count, speed=0.1)]
     real_frames = _render(person, motion, take.mouth)
     seed = int(rng.integers(2**31))  # the channel of the real sound, replayed for the fake's
@@ -206,5 +212,5 @@ def talking_pair(
     return _real(real_frames, real_audio, take, person, spec), fake
 
 
-def _real(frames: list[np.ndarray], audio: np.ndarray, take: _Take, person: Person, spec: ClipSpec) -> TalkingClip:
+def _real(frames: list[np.ndarray], audio: np.ndarray, take: Take, person: Person, spec: ClipSpec) -> TalkingClip:
     return TalkingClip(_to_uint8(frames), audio, spec.fps, lead=person.lead, mouth=take.mouth)
