@@ -259,6 +259,7 @@ class AudioVisualClipDataset(ClipDataset):
             keep.append(start <= centre < end)
         self.clips = [c for c, k in zip(self.clips, keep, strict=True) if k]
         self.spans = [s for s, k in zip(self.spans, keep, strict=True) if k]
+        self.modality_labels = [m for m, k in zip(self.modality_labels, keep, strict=True) if k]
         self.labels = self.labels[torch.tensor(keep, dtype=torch.bool)]
 
     def _track(self, source: str) -> tuple[np.ndarray, float] | None:
