@@ -28,7 +28,7 @@ def options(group: str) -> list[str]:
 
 
 AV_MODELS = ("av_joint", "av_joint_tiny")  # clips of face crops with their sound (dict inputs)
-AV_DATA = ("av_folder", "fakeavceleb", "lavdf", "avdeepfake1m")
+AV_DATA = ("av_folder", "fakeavceleb", "lavdf", "avdeepfake1m", "lrs", "synthetic_av")
 
 
 @pytest.mark.parametrize("option", options("model"))

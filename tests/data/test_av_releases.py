@@ -12,7 +12,7 @@ import pytest
 from dfdet.data.layouts import VIDEO_COLUMNS, check_layout
 from dfdet.data.sources import ProcessedSource
 from dfdet.errors import DatasetNotFoundError, ManifestError
-from dfdet.preprocess.releases import AVDeepfake1MRelease, FakeAVCelebRelease, LAVDFRelease
+from dfdet.preprocess.releases import AVDeepfake1MRelease, FakeAVCelebRelease, LAVDFRelease, LRSRelease
 from dfdet.testing.av_releases import make_avdeepfake1m, make_fakeavceleb, make_lavdf
 
 LAVDF = [
@@ -138,3 +138,18 @@ def test_the_manifest_carries_segment_labels(tmp_path: Path) -> None:
     assert json.loads(df.loc["dev/000003", "fake_segments"]) == [[0.1, 0.4], [2.0, 2.5]]
     assert df.loc["train/000002", "video_label"] == 1 and df.loc["train/000002", "audio_label"] == 0
     assert df.loc["train/000001", "source_path"] == str(root.resolve() / "train/000001.mp4")
+
+
+def test_lrs_style_folders_are_real_talking_heads(tmp_path: Path) -> None:
+    for rel in ("pretrain/spk1/00001.mp4", "pretrain/spk2/00001.mp4", "trainval/spk3/00002.mp4", "test/spk9/00003.mp4"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"\x00")
+    (tmp_path / "pretrain/spk1/00001.txt").write_text("Text: HELLO")  # transcripts are ignored
+    table, report = LRSRelease(tmp_path, val_fraction=0.34).scan()
+    assert report.lines() == [] and (table["label"] == 0).all() and (table["method"] == "real").all()
+    split = table.set_index("video_id")["split"].to_dict()
+    assert split["test/spk9/00003"] == "test" and sorted(split.values()).count("val") == 1
+    (tmp_path / "empty").mkdir()
+    table, report = LRSRelease(tmp_path / "empty").scan()
+    with pytest.raises(DatasetNotFoundError, match="LRS2/LRS3-style talking heads at .* missing: pretrain/"):
+        report.raise_if_unusable(table)

@@ -88,6 +88,12 @@ LAYOUTS: dict[str, Layout] = {
         sketch="<root>/{{train,val}}_metadata.json (file, modify_type, fake_segments, visual_fake_segments, "
         "audio_fake_segments)\n<root>/{{train,val}}/<file>",
     ),
+    "lrs": Layout(
+        name="LRS2/LRS3-style talking heads",
+        required=("pretrain|trainval|main|test",),
+        sketch="<root>/{{pretrain,trainval,main,test}}/<speaker>/<utterance>.mp4 (real only; optional "
+        "<root>/{{train,val,test}}.txt)",
+    ),
     "folder": Layout(
         name="a folder of your own",
         required=("real", "fake"),

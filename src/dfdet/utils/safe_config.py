@@ -83,6 +83,7 @@ PROJECT_TARGETS = frozenset(
         "dfdet.preprocess.releases.FakeAVCelebRelease",
         "dfdet.preprocess.releases.FolderRelease",
         "dfdet.preprocess.releases.LAVDFRelease",
+        "dfdet.preprocess.releases.LRSRelease",
         "dfdet.serve.AccessPolicy",
         "dfdet.serve.ServeSettings",
         "dfdet.sweep.SweepSummary",

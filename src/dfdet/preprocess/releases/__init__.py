@@ -3,7 +3,7 @@
 Light to import (no torch): training builds these objects from ``data.source.release`` for its quick layout check.
 """
 
-from dfdet.preprocess.releases.audio_visual import AVDeepfake1MRelease, FakeAVCelebRelease, LAVDFRelease
+from dfdet.preprocess.releases.audio_visual import AVDeepfake1MRelease, FakeAVCelebRelease, LAVDFRelease, LRSRelease
 from dfdet.preprocess.releases.base import Release, ReleaseConfigError
 from dfdet.preprocess.releases.celebdf import CelebDFRelease
 from dfdet.preprocess.releases.dfdc import DFDCRelease
@@ -18,6 +18,7 @@ __all__ = [
     "FaceForensicsRelease",
     "FolderRelease",
     "LAVDFRelease",
+    "LRSRelease",
     "Release",
     "ReleaseConfigError",
 ]

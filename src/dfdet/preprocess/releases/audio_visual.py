@@ -248,3 +248,51 @@ class AVDeepfake1MRelease(_AnnotatedRelease):
                 )
                 notes.append({"source": file, "video_label": video, "audio_label": audio, **segments})
         return self._table(rows, notes, report)
+
+
+class LRSRelease(Release):
+    """LRS2 / LRS3-style lip-reading sets (Afouras et al. 2018): real talking heads only, for training the learned
+    sync model (``model=syncnet``, whose contrastive loss needs real clips alone) or as reals beside fakes.
+
+    Layout::
+
+        <root>/{pretrain,trainval,main,test}/<speaker or video id>/<utterance>.mp4 (+ .txt transcripts, ignored)
+        <root>/{train,val,test}.txt (optional, LRS2: lines "<id>/<utterance>" of main/)
+
+    Splits: ``test/`` (and the lines of ``test.txt``) are test; ``val.txt`` lines are val; the other speakers go to
+    val by a hash of their id (``val_fraction``, :func:`~dfdet.data.layouts.pick_groups`), the rest to train. Every
+    video is real (``method`` ``real``). Video ids: the path without its extension.
+    """
+
+    key = "lrs"
+    FOLDERS = ("pretrain", "trainval", "main", "test")
+
+    def __init__(self, root: str | os.PathLike | None, val_fraction: float = 0.05) -> None:
+        super().__init__(root)
+        self.val_fraction = check_fraction("val_fraction", val_fraction)
+
+    def _listed(self, root: Path, name: str) -> set[str]:
+        path = root / f"{name}.txt"
+        if not path.is_file():
+            return set()
+        return {f"main/{line.split()[0]}" for line in path.read_text().splitlines() if line.strip()}
+
+    def scan(self) -> tuple[pd.DataFrame, LayoutReport]:
+        root = self.resolved_root()
+        report = LayoutReport(self.key, root)
+        files = [p for f in self.FOLDERS if (root / f).is_dir() for p in sorted((root / f).glob("*/*.mp4"))]
+        if not files:
+            report.missing.append("pretrain/, trainval/, main/ or test/ with <id>/<utterance>.mp4")
+        test, val = self._listed(root, "test"), self._listed(root, "val")
+        speakers = {p.parent.name for p in files if p.parts[-3] != "test"}
+        carved = pick_groups(speakers, self.val_fraction) if not val else set()
+        rows = []
+        for path in files:
+            source = path.relative_to(root).as_posix()
+            stem = source.rsplit(".", 1)[0]
+            top, speaker = source.split("/")[0], path.parent.name
+            split = "test" if top == "test" or stem in test else "val" if stem in val or speaker in carved else "train"
+            rows.append(
+                {"dataset": self.key, "split": split, "video_id": stem, "label": 0, "method": "real", "source": source}
+            )
+        return video_table(rows), report
