@@ -117,7 +117,9 @@ def test_train_export_predict_on_talking_clips(compose_cfg, tmp_path: Path) -> N
                                                 "predictor.faces.frames_per_video=6"]).predictor.faces)  # fmt: skip
     video = next((root / "fake").glob("*.mp4"))
     for path in (tmp_path / "exported" / "av.onnx", tmp_path / "run" / "checkpoints" / "best.ckpt"):
-        result = Predictor(load_model(path), faces).predict(video).result
+        predictor = Predictor(load_model(path), faces)
+        assert predictor.info.modality == "audio_visual" and predictor.info.explanation_method is None
+        result = predictor.predict(video).result
         assert "error" not in result, result
         assert result["audio_present"] is True and len(result["clips"]) == 3  # 6 frames, clips of 2
         assert 0 <= result["fake_probability"] <= 1 and isinstance(result["fake_segments"], list)

@@ -157,7 +157,7 @@ class OnnxModel:
 
     def _info(self, meta: dict[str, Any], contract: InputContract, version: str) -> ModelInfo:
         """The :class:`ModelInfo` of the metadata (raises TypeError / ValueError on values of the wrong kind)."""
-        audio = contract.modality == "audio"
+        audio = contract.modality in ("audio", "audio_visual")  # no heatmaps for waveforms or two-input models
         band = meta.get("uncertain_band")
         return ModelInfo(
             name=str(meta.get("name") or self.path.stem),
@@ -205,7 +205,7 @@ class CheckpointModel:
         self.path = Path(path)
         self.model, cfg = load_detector(path)
         contract = self.model.contract
-        audio = contract.modality == "audio"
+        audio = contract.modality in ("audio", "audio_visual")  # no heatmaps for waveforms or two-input models
         metric = self.model.stage_metrics("test")
         self.info = ModelInfo(
             name=self.path.stem,
