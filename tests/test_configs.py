@@ -27,16 +27,18 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
-AV_MODELS = ("av_joint", "av_joint_tiny")  # clips of face crops with their sound (dict inputs)
+AV_MODELS = ("av_joint", "av_joint_tiny", "syncnet", "syncnet_tiny")  # clips of face crops with sound (dict inputs)
 AV_DATA = ("av_folder", "fakeavceleb", "lavdf", "avdeepfake1m", "lrs", "synthetic_av")
 
 
 @pytest.mark.parametrize("option", options("model"))
 def test_model_options(tiny_cfg, option: str) -> None:
     if option in AV_MODELS:
-        cfg = tiny_cfg(f"model={option}", "data=av_folder", "model.net.face.name=test_resnet", "model.input.size=32")
+        small = ["model.net.face.name=test_resnet", "model.input.size=32"] if option.startswith("av_") else []
+        cfg = tiny_cfg(f"model={option}", "data=av_folder", *small)
         model = instantiate(cfg.model)
-        clip = torch.randn(2, cfg.model.input.clip_len, 3, 32, 32)
+        side = cfg.model.input.size
+        clip = torch.randn(2, cfg.model.input.clip_len, 3, side, side)
         assert model.eval()({"clip": clip, "audio": torch.randn(2, cfg.model.input.num_samples)}).shape == (2,)
         return
     audio = option in AUDIO_MODELS
