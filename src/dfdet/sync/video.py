@@ -230,6 +230,21 @@ class SyncMeasure:
             curve=[round(float(c), 4) for c in video.curve],
         )
 
+    def result(self, path: str | os.PathLike) -> dict:
+        """The measure as a prediction result's ``sync`` entry: the offset, confidence and sync score with the
+        windows (no curve); or ``error`` {code, message} when the video has no sound (``no_audio_track``) or the lips
+        cannot be read (``not_measurable``: no face, too short)."""
+        from dfdet.data.audio.io import NoAudioTrackError
+
+        try:
+            report = self(path).as_dict()
+        except NoAudioTrackError as exc:
+            return {"error": {"code": "no_audio_track", "message": str(exc)}}
+        except ValueError as exc:
+            return {"error": {"code": "not_measurable", "message": str(exc)}}
+        report.pop("curve")
+        return report
+
     def __call__(self, path: str | os.PathLike) -> SyncReport:
         """The sync measure of a video with sound (:meth:`observe`, then :meth:`estimate`)."""
         return self.estimate(self.observe(path))

@@ -122,6 +122,7 @@ class Take:
         self.clean = render(plan_utterance(speaker, (self.count + 2 * self.margin) / spec.fps + 0.1, rng),
                             speaker, Style(), rng)  # fmt: skip
         self.mouth = mouth_track(self.clean, spec.fps, self.margin, self.count, lead)
+        self.lead = lead
 
     def cut(self, wave: np.ndarray, shift: int = 0) -> np.ndarray:
         """The clip's samples of ``wave``, delayed by ``shift`` frames."""
