@@ -212,8 +212,8 @@ class SyncMeasure:
                                                       self.hop_s, self.highpass_s, valid))  # fmt: skip
         if self.choice == "auto":
             how = max(estimates, key=lambda k: estimates[k][1].confidence)
-        else:
-            how = "landmarks68" if "landmarks68" in estimates else "mouth_region"
+        else:  # the one asked for, where it was read (no dlib: the pixels)
+            how = self.choice if self.choice in estimates else "mouth_region"
         valid, video, windows = estimates[how]
         fps = seen.fps
         return SyncReport(
