@@ -17,7 +17,7 @@ def talking(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
 
 
 def test_a_video_with_sound_gets_its_sync_offset_and_confidence(
-    make_predictor, untrained_face_ckpt: Path, talking: tuple[Path, float], media: dict[str, Path]
+    make_predictor, untrained_face_ckpt: Path, talking: tuple[Path, float], media: dict[str, Path], tmp_path: Path
 ) -> None:
     path, lead = talking
     predictor = make_predictor(untrained_face_ckpt, sync=SyncMeasure(detect_every_s=1.0))
@@ -29,6 +29,8 @@ def test_a_video_with_sound_gets_its_sync_offset_and_confidence(
     json.dumps(result)  # plain JSON
     assert predictor.predict(media["video"]).result["sync"]["error"]["code"] == "no_audio_track"
     assert "sync" not in predictor.predict(media["image"]).result
+    short = write_talking_face(tmp_path / "short.mp4", seconds=1.0, fps=25, seed=1)[0]  # 25 frames: lags of ±15 need 38
+    assert predictor.predict(short).result["sync"]["error"]["code"] == "not_measurable"
 
 
 @pytest.mark.slow

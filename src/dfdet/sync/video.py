@@ -142,6 +142,8 @@ class SyncMeasure:
                                                                      interpolation=cv2.INTER_AREA)  # fmt: skip
             count = n + 1 if picked else 0
             start = _stream_start(stream)
+        if count < 2 * self.max_lag + 8:  # before any detection: too short to search the lags
+            raise ValueError(f"{count} frames are too few for lags of ±{self.max_lag} frames")
         found = self.detector.detect(list(picked.values()))
         detections: list = [None] * count
         for index, det in zip(picked, found, strict=True):
