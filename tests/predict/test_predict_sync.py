@@ -46,3 +46,20 @@ def test_predict_py_measures_sync_by_default(
     assert abs(result["sync"]["offset_frames"] - lead) <= 1
     predict(compose_cfg("predict", model_alias([*args, "predictor.sync=null"])))
     assert "sync" not in json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_the_server_answer_carries_the_sync_measure(
+    make_predictor, untrained_face_ckpt: Path, talking: tuple[Path, float], tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from dfdet.serve import ServeSettings, create_app
+    from dfdet.serve.upload import FIELD
+
+    path, lead = talking
+    predictor = make_predictor(untrained_face_ckpt, sync=SyncMeasure(detect_every_s=1.0))
+    app = create_app(predictor, ServeSettings(upload_dir=str(tmp_path / "uploads")))
+    with TestClient(app, base_url="http://localhost") as client:
+        answer = client.post("/v1/predict", files={FIELD: ("talk.mp4", path.read_bytes(), "video/mp4")})
+    assert answer.status_code == 200 and abs(answer.json()["sync"]["offset_frames"] - lead) <= 1
