@@ -106,3 +106,23 @@ def test_trim_silence_removes_the_shortcut_from_the_items(silence_shortcut: pd.D
 def test_trim_silence_is_refused_for_items_without_sound(silence_shortcut: pd.DataFrame) -> None:
     with pytest.raises(DataConfigError, match="trim_silence"):
         DeepfakeDataModule(_Source(silence_shortcut), FrameReader(), modality="face", trim_silence=True)
+
+
+def test_evaluate_takes_trim_silence_for_its_own_data_and_for_other_data(
+    untrained_audio_ckpt: Path, compose_cfg
+) -> None:
+    from dfdet.models import load_detector
+    from dfdet.tasks.common import build
+    from dfdet.tasks.evaluate import _data_config
+
+    _, train_cfg = load_detector(untrained_audio_ckpt)
+    for overrides, trim in (
+        (["+data.trim_silence=true"], True),
+        ([], False),
+        (["data=audio_folder", "data.trim_silence=true"], True),
+    ):
+        cfg = compose_cfg("evaluate", [f"ckpt_path={untrained_audio_ckpt}", *overrides])
+        data = _data_config(cfg, train_cfg)
+        assert bool(data.get("trim_silence", False)) is trim, overrides
+        if "data=audio_folder" not in overrides:  # the checkpoint's own data: the reader gets it
+            assert build(data).reader.trim_silence is trim

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from dfdet.predict.scoring import AGGREGATIONS
 from dfdet.preprocess.pipeline import VideoPreprocessor
 from dfdet.preprocess.video import IMAGE_EXTENSIONS
 from dfdet.provenance import DEMONSTRATION_CAVEAT
+
+if TYPE_CHECKING:
+    from dfdet.sync import SyncMeasure
 
 # Media errors that mean "this model does not apply to this file" (verdict not_applicable), not a broken file.
 NOT_APPLICABLE = ("no_face", "no_audio_track", "wrong_modality")
@@ -77,6 +80,8 @@ class Predictor:
         scene: with a face model, a predictor with a whole-image model (AI-generated images): images and videos are
             scored by it too (``image`` in the result, not fused); a file without a face is then ``not_applicable``
             to the face model instead of an error, and the whole-image score still answers.
+        sync: the training-free audio-visual sync measure: each video's result gets ``sync`` (offset of the sound
+            against the lips, confidence, sync score, per window; see :meth:`dfdet.sync.SyncMeasure.result`).
     """
 
     def __init__(
@@ -93,6 +98,7 @@ class Predictor:
         audio_weight: float = 0.5,
         scene: Predictor | None = None,
         uncertain_band: tuple[float, float] | None = None,
+        sync: SyncMeasure | None = None,
     ) -> None:
         if sound is not None and (model.info.modality != "face" or sound.info.modality != "audio"):
             raise PredictError(
@@ -118,6 +124,7 @@ class Predictor:
         self.sound = sound
         self.audio_weight = audio_weight
         self.scene = scene
+        self.sync = sync
         overrides: dict[str, Any] = {"aggregation": aggregation, "top_k": top_k}
         if threshold is not None:
             overrides.update(threshold=float(threshold), threshold_source="override", uncertain_band=None)
@@ -173,6 +180,8 @@ class Predictor:
                 result.update(body)
                 if self.sound is not None and media.kind == "video":
                     result.update(self._fuse_sound(readable, body["fake_probability"]))
+                if self.sync is not None and media.kind == "video":
+                    result["sync"] = self.sync.result(readable)
         except MediaError as exc:
             if exc.code == "no_face" and "image" in result:  # the whole-image model answered
                 result.update(fake_probability=None, label="not_applicable", not_applicable=exc.message)

@@ -142,6 +142,8 @@ class SyncMeasure:
                                                                      interpolation=cv2.INTER_AREA)  # fmt: skip
             count = n + 1 if picked else 0
             start = _stream_start(stream)
+        if count < 2 * self.max_lag + 8:  # before any detection: too short to search the lags
+            raise ValueError(f"{count} frames are too few for lags of ±{self.max_lag} frames")
         found = self.detector.detect(list(picked.values()))
         detections: list = [None] * count
         for index, det in zip(picked, found, strict=True):
@@ -212,8 +214,8 @@ class SyncMeasure:
                                                       self.hop_s, self.highpass_s, valid))  # fmt: skip
         if self.choice == "auto":
             how = max(estimates, key=lambda k: estimates[k][1].confidence)
-        else:
-            how = "landmarks68" if "landmarks68" in estimates else "mouth_region"
+        else:  # the one asked for, where it was read (no dlib: the pixels)
+            how = self.choice if self.choice in estimates else "mouth_region"
         valid, video, windows = estimates[how]
         fps = seen.fps
         return SyncReport(
@@ -229,6 +231,21 @@ class SyncMeasure:
             windows=[w.as_dict(fps) for w in windows],
             curve=[round(float(c), 4) for c in video.curve],
         )
+
+    def result(self, path: str | os.PathLike) -> dict:
+        """The measure as a prediction result's ``sync`` entry: the offset, confidence and sync score with the
+        windows (no curve); or ``error`` {code, message} when the video has no sound (``no_audio_track``) or the lips
+        cannot be read (``not_measurable``: no face, too short)."""
+        from dfdet.data.audio.io import NoAudioTrackError
+
+        try:
+            report = self(path).as_dict()
+        except NoAudioTrackError as exc:
+            return {"error": {"code": "no_audio_track", "message": str(exc)}}
+        except ValueError as exc:
+            return {"error": {"code": "not_measurable", "message": str(exc)}}
+        report.pop("curve")
+        return report
 
     def __call__(self, path: str | os.PathLike) -> SyncReport:
         """The sync measure of a video with sound (:meth:`observe`, then :meth:`estimate`)."""

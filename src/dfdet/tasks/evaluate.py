@@ -42,7 +42,10 @@ def _data_config(cfg: DictConfig, train_cfg: DictConfig) -> DictConfig:
     with open_dict(cfg):
         cfg.model = train_cfg.model
         if "_target_" not in cfg.get("data", {}):
+            trim = OmegaConf.select(cfg, "data.trim_silence")  # +data.trim_silence=true on the checkpoint's data
             cfg.data = train_cfg.data
+            if trim is not None:
+                cfg.data.trim_silence = bool(trim)
         cfg.data.train_transform = None  # evaluation never augments
         cfg.data.synthesis = None  # evaluation scores the dataset's own frames
     return cfg.data

@@ -86,7 +86,8 @@ def build_predictor(cfg: DictConfig) -> Predictor:
         if cfg.get(key):
             model = {"_target_": "dfdet.predict.load_model", "path": cfg[key], "threads": cfg.threads}
             # companions keep their own threshold and aggregation: predictor.threshold/... are the main model's
-            kwargs[role] = build(cfg.predictor, model=model, faces=faces, threshold=None, aggregation=None, top_k=None)
+            kwargs[role] = build(cfg.predictor, model=model, faces=faces, threshold=None, aggregation=None, top_k=None,
+                                 sync=None)  # fmt: skip
     if "sound" in kwargs:
         kwargs["audio_weight"] = float(cfg.audio_weight)
     return build(cfg.predictor, faces=faces, **kwargs)

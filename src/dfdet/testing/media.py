@@ -24,7 +24,12 @@ MOUTH = (222.0, 146.0, 17.0)  # x, y of the centre between her lips and half the
 
 
 def face_frames(
-    count: int = 6, size: tuple[int, int] = (160, 128), fake: bool = False, seed: int = 0, mouth: Any = None
+    count: int = 6,
+    size: tuple[int, int] = (160, 128),
+    fake: bool = False,
+    seed: int = 0,
+    mouth: Any = None,
+    speed: float = 1.0,
 ) -> list:
     """Frames (H, W, 3) uint8 of a moving, zooming real face.
 
@@ -35,6 +40,7 @@ def face_frames(
         seed: varies the motion.
         mouth: (count,) mouth opening in [0, 1] per frame (an open mouth is drawn between the lips); None: as
             photographed.
+        speed: scales the motion per frame (1: sparse sampled frames; about 0.1 for 25 fps video).
 
     Returns:
         ``count`` RGB frames; the face is about 45-60 % of the frame height.
@@ -46,8 +52,9 @@ def face_frames(
     width, height = size
     phase = rng.uniform(0, 2 * np.pi)
     frames = []
-    for t in range(count):
-        image = photo if mouth is None else open_mouth(photo, float(mouth[t]))
+    for k in range(count):
+        t = k * speed
+        image = photo if mouth is None else open_mouth(photo, float(mouth[k]))
         window_h = 215 + 20 * np.sin(phase + 0.9 * t)  # zoom
         window_w = window_h * width / height
         cx = FACE_CENTRE[0] + 25 * np.cos(phase + 0.7 * t)  # the face moves within the frame
@@ -245,6 +252,36 @@ def make_folder(root: str | Path, bank: ClipBank, per_split: int = 1, corrupt: b
         write_corrupt(root / "real/broken.mp4")
         (root / "fake/empty.mp4").write_bytes(b"")
     return root
+
+
+def write_talking_face(
+    path: str | Path,
+    seconds: float = 3.0,
+    fps: int = 25,
+    size: tuple[int, int] = (192, 144),
+    seed: int = 0,
+    shift: int = 0,
+) -> tuple[Path, float]:
+    """A real face whose mouth opens with a synthetic voice (the lips leading it by 1-2 frames), as an mp4 with sound.
+
+    Args:
+        path: the mp4 to write.
+        seconds, fps, size: length, frame rate and frame ``(width, height)``.
+        seed: varies the voice, the words and the motion.
+        shift: delay the sound by this many frames (negative: advance it), speech filling both ends.
+
+    Returns:
+        The path and the lips' lead in frames.
+    """
+    from dfdet.data.audio.synthetic.attacks import channel
+    from dfdet.data.audio.synthetic.speech import SAMPLE_RATE, sample_speaker
+    from dfdet.data.av.talking import ClipSpec, Take
+
+    rng = np.random.default_rng(seed)
+    spec = ClipSpec(fps=fps, seconds=seconds)
+    take = Take(sample_speaker(rng), rng.uniform(*spec.lead), spec, rng)
+    frames = face_frames(len(take.mouth), size=size, seed=seed, mouth=take.mouth, speed=2.5 / fps)
+    return write_video(path, frames, fps, take.cut(channel(take.clean, rng, 0.5), shift), SAMPLE_RATE), take.lead
 
 
 AV_KINDS = ("both", "face", "voice")  # what a fake of make_av_folder manipulates, cycling over the fakes

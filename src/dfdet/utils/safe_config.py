@@ -87,6 +87,7 @@ PROJECT_TARGETS = frozenset(
         "dfdet.serve.AccessPolicy",
         "dfdet.serve.ServeSettings",
         "dfdet.sweep.SweepSummary",
+        "dfdet.sync.SyncMeasure",
         "dfdet.transforms.audio.AudioAugment",
         "dfdet.transforms.build_eval_transform",
         "dfdet.transforms.build_image_train_transform",

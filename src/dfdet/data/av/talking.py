@@ -122,6 +122,7 @@ class Take:
         self.clean = render(plan_utterance(speaker, (self.count + 2 * self.margin) / spec.fps + 0.1, rng),
                             speaker, Style(), rng)  # fmt: skip
         self.mouth = mouth_track(self.clean, spec.fps, self.margin, self.count, lead)
+        self.lead = lead
 
     def cut(self, wave: np.ndarray, shift: int = 0) -> np.ndarray:
         """The clip's samples of ``wave``, delayed by ``shift`` frames."""
@@ -167,7 +168,7 @@ def talking_pair(
     if method not in METHODS:
         raise ValueError(f"unknown talking-clip fake '{method}'; known: {', '.join(METHODS)}")
     take = Take(person.speaker, person.lead, spec, rng)
-    motion = [replace(fp, blink=0.0) for fp in trajectory(rng, take.count, speed=0.1)]
+    motion = [replace(fp, blink=0.0) for fp in trajectory(rng, take.count, speed=2.5 / spec.fps)]  # 0.4-1.5 rad/s
     real_frames = _render(person, motion, take.mouth)
     seed = int(rng.integers(2**31))  # the channel of the real sound, replayed for the fake's
     real_audio = take.cut(channel(take.clean, np.random.default_rng(seed), 0.5))
