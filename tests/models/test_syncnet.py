@@ -49,6 +49,7 @@ def test_a_shifted_sound_track_moves_the_distances(compose_cfg, data_path: Path)
     assert torch.allclose(s["confidence"], d.median(1).values - d.min(1).values)
 
 
+@pytest.mark.slow
 def test_contrastive_training_on_real_talking_clips(compose_cfg, data_path: Path) -> None:
     """On the real clips of the built-in set, the in-sync sound ends up nearer than the sound shifted by 2-3 frames
     (for most clip-shift pairs after 50 steps; the test clips are few and short)."""
