@@ -30,7 +30,7 @@ def test_oracle_clip_scores_localise_the_fake_segments(compose_cfg, data_path: P
     datamodule = instantiate(cfg.data)
     datamodule.setup("test")
     dataset = datamodule.datasets["test"]
-    segments, names = datamodule.per_video("fake_segments"), datamodule.video_names()
+    segments, names = datamodule.per_video("fake_segments"), datamodule.per_video("source")  # the files
     fps = 25.0
     vids = np.array([c[2] for c in dataset.clips])
     firsts = np.array([first for _, first, _ in dataset.spans])

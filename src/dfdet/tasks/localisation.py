@@ -65,7 +65,9 @@ def clip_windows(
 
 def localisation_report(model: Any, datamodule: Any, split: str, out: Path) -> dict[str, float]:
     """AP@IoU, AR@N and the challenge score of the last test epoch, ``<split>/ap@0.5`` ...; writes
-    ``localisation.json`` (the challenge format, keyed by ``dataset/video_id``) into ``out``. Empty when the data
+    ``localisation.json`` (the challenge format) into ``out``, keyed by each video's file in the release (the
+    manifest's ``source``, e.g. LAV-DF's ``test/000001.mp4``; AV-Deepfake1M's ``file`` is that path without its
+    leading ``val/``), or ``dataset/video_id`` for data without one. Empty when the data
     has no segment labels (no ``fake_segments`` column) or the model is not audio-visual."""
     labels = datamodule.per_video("fake_segments")
     if labels is None or "test" not in model.predictions:
@@ -73,7 +75,10 @@ def localisation_report(model: Any, datamodule: Any, split: str, out: Path) -> d
     windows = clip_windows(model.predictions["test"], datamodule.datasets[split], datamodule)
     if not windows:
         return {}
-    names = datamodule.video_names()
+    names = list(datamodule.video_names())
+    sources = datamodule.per_video("source")  # the file in the release, what the challenge files are keyed by
+    if sources is not None:
+        names = [str(sources[v]) if v < len(sources) and sources[v] else names[v] for v in range(len(names))]
     thresholds = sorted({round(float(model.threshold), 4), *LADDER})
     predictions, truths = {}, {}
     for v, (scores, centres, length) in windows.items():
