@@ -28,8 +28,8 @@ def data_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_oracle_clip_scores_localise_the_fake_segments(compose_cfg, data_path: Path, tmp_path: Path) -> None:
     cfg = compose_cfg("train", [*MODEL, "data=synthetic_av", *SOURCE, f"paths.data_dir={data_path}"])
     datamodule = instantiate(cfg.data)
-    datamodule.setup("test")
-    dataset = datamodule.datasets["test"]
+    datamodule.setup()
+    dataset = datamodule.datasets["val"]  # the methods cycle over the set: this tiny val holds the partial fakes
     segments, names = datamodule.per_video("fake_segments"), datamodule.per_video("source")  # the files
     fps = 25.0
     vids = np.array([c[2] for c in dataset.clips])
@@ -47,16 +47,19 @@ def test_oracle_clip_scores_localise_the_fake_segments(compose_cfg, data_path: P
     assert 0 < scores.mean() < 1  # the test split holds real and (partly) fake clips
     rows = {"preds": scores, "video_idx": vids, "frame_index": firsts}
     model = SimpleNamespace(predictions={"test": rows}, threshold=torch.tensor(0.5))
-    metrics = localisation_report(model, datamodule, "test", tmp_path)
-    assert metrics["test/ap@0.5"] >= 0.8 and metrics["test/ar@50"] >= 0.8, metrics
+    assert {"partial_face", "partial_voice", "partial_both"} <= {datamodule.methods()[v] for v in set(vids.tolist())}
+    metrics = localisation_report(model, datamodule, "val", tmp_path)
+    # Clip-level truth at 0.2-s resolution: every segment found at IoU 0.5; the partial ones (0.3-2 s) not exactly.
+    assert metrics["val/ap@0.5"] >= 0.9 and metrics["val/ar@50"] >= 0.6, metrics  # 1.0 and 0.725 here
+    assert metrics["val/ap@0.95"] < metrics["val/ap@0.5"]
     written = read_predictions(tmp_path / "localisation.json")
     assert set(written) == {names[v] for v in set(vids.tolist())}
     reals = [names[v] for v in set(vids.tolist()) if json.loads(segments[v]) == []]
     assert reals and all(written[name] == [] for name in reals)  # no proposal where nothing scores above 0.1
     rows_flat = {"preds": np.full(len(scores), 0.5), "video_idx": vids, "frame_index": firsts}
     flat = localisation_report(SimpleNamespace(predictions={"test": rows_flat}, threshold=torch.tensor(0.5)),
-                               datamodule, "test", tmp_path)  # fmt: skip
-    assert flat["test/score"] < metrics["test/score"]
+                               datamodule, "val", tmp_path)  # fmt: skip
+    assert flat["val/score"] < metrics["val/score"]
 
 
 def test_evaluate_reports_localisation_for_audio_visual_models(
