@@ -1,14 +1,16 @@
 """The training-free sync measure of a video file: decode, find the face, read the lips, correlate with the sound.
 
-Two decoding passes with PyAV keep memory flat whatever the length: the first detects faces (:class:`FaceDetector`)
-on one frame every ``detect_every_s`` seconds and links them into one track (:class:`FaceTracker`, which fills the
-frames in between); the second crops each frame's face, scaled so the face is ``face_side`` pixels wide, and reads the
-mouth opening two ways: 68-point lip aperture (:class:`~dfdet.faces.landmarks68.Dlib68Landmarks`) and the mouth-region
-darkness (:func:`~dfdet.sync.mouth.mouth_darkness`). With ``mouth="auto"`` the one whose correlation curve has the
-clearer peak (higher confidence) gives the estimate: dlib's points are the better reading of real faces, the
-pixels the better one of faces dlib was not trained on (cartoons, renders such as the built-in talking clips).
-The sound track is decoded at 16 kHz, aligned on the streams' start times, and its speech-band envelope is taken at
-the video's frame times (:func:`dfdet.data.audio.dsp.speech_envelope`); :func:`estimate_offset` does the rest.
+Two decoding passes with PyAV keep memory flat whatever the length. The first detects faces (:class:`FaceDetector`)
+on one frame every ``detect_every_s`` seconds (on small copies; once more at up to 640 px when that finds a face in
+fewer than half of them, e.g. the small face of a wide 1080p shot) and links them into one track
+(:class:`FaceTracker`, which fills the frames in between). The second crops each frame's face, scaled so the face
+is ``face_side`` pixels wide, and reads the mouth opening two ways: 68-point lip aperture
+(:class:`~dfdet.faces.landmarks68.Dlib68Landmarks`) and the mouth-region darkness
+(:func:`~dfdet.sync.mouth.mouth_darkness`). With ``mouth="auto"`` the one whose correlation curve has the clearer
+peak (higher confidence) gives the estimate: dlib's points are the better reading of real faces, the pixels the
+better one of faces dlib was not trained on (cartoons, renders such as the built-in talking clips). The sound track
+is decoded at 16 kHz, aligned on the streams' start times, and its speech-band envelope is taken at the video's
+frame times (:func:`dfdet.data.audio.dsp.speech_envelope`); :func:`estimate_offset` does the rest.
 """
 
 from __future__ import annotations
@@ -144,14 +146,25 @@ class SyncMeasure:
             start = _stream_start(stream)
         if count < 2 * self.max_lag + 8:  # before any detection: too short to search the lags
             raise ValueError(f"{count} frames are too few for lags of ±{self.max_lag} frames")
-        found = self.detector.detect(list(picked.values()))
+        tracker = self.tracker or FaceTracker(max_gap=3, max_extrapolate=every)
+        track = tracker(self._detections(list(picked.values()), list(picked), count, scale, self.detector))
+        if track.detected.sum() < 0.5 * len(picked) and self.detector.max_side is not None:
+            # faces too small for the detector's copy (a wide news shot in 1080p): once more at the work size
+            finer = FaceDetector(max_side=None, min_face_size=24, thresholds=self.detector.thresholds)
+            retry = tracker(self._detections(list(picked.values()), list(picked), count, scale, finer))
+            track = retry if retry.detected.sum() > track.detected.sum() else track
+        return track, fps, start, count
+
+    @staticmethod
+    def _detections(frames: list[np.ndarray], indices: list[int], count: int, scale: float,
+                    detector: FaceDetector) -> list:  # fmt: skip
+        """Per frame of the video: the detections of the picked frames (in source pixels), None elsewhere."""
         detections: list = [None] * count
-        for index, det in zip(picked, found, strict=True):
+        for index, det in zip(indices, detector.detect(frames), strict=True):
             det.boxes /= np.float32(scale)
             det.landmarks /= np.float32(scale)
             detections[index] = det
-        tracker = self.tracker or FaceTracker(max_gap=3, max_extrapolate=every)
-        return tracker(detections), fps, start, count
+        return detections
 
     def mouth(self, path: str | os.PathLike, track: FaceTrack) -> dict[str, np.ndarray]:
         """Second pass: the mouth opening of every frame (NaN without a face), by each available reading."""
