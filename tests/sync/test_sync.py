@@ -31,7 +31,7 @@ def test_estimate_offset_finds_the_lag_between_two_tracks() -> None:
         envelope = np.roll(mouth, lag) + 0.3 * rng.standard_normal(260)
         video, windows = estimate_offset(mouth, envelope, fps=25)
         assert video.offset == lag and video.confidence > 0.3
-        assert np.mean([w.offset == lag for w in windows]) > 0.8 and windows[0].end - windows[0].start == 2.0
+        assert np.mean([w.offset == lag for w in windows]) > 0.8 and windows[0].end - windows[0].start == 3.0
     with pytest.raises(ValueError, match="too few"):
         estimate_offset(mouth[:30], mouth[:30], fps=25)
 

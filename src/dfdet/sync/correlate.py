@@ -118,7 +118,7 @@ def estimate_offset(
     envelope: np.ndarray,
     fps: float,
     max_lag: int = 15,
-    window_s: float = 2.0,
+    window_s: float = 3.0,
     hop_s: float = 0.5,
     highpass_s: float = 2.0,
     valid: np.ndarray | None = None,

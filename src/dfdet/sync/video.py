@@ -1,14 +1,18 @@
 """The training-free sync measure of a video file: decode, find the face, read the lips, correlate with the sound.
 
-Two decoding passes with PyAV keep memory flat whatever the length: the first detects faces (:class:`FaceDetector`)
-on one frame every ``detect_every_s`` seconds and links them into one track (:class:`FaceTracker`, which fills the
-frames in between); the second crops each frame's face, scaled so the face is ``face_side`` pixels wide, and reads the
-mouth opening two ways: 68-point lip aperture (:class:`~dfdet.faces.landmarks68.Dlib68Landmarks`) and the mouth-region
-darkness (:func:`~dfdet.sync.mouth.mouth_darkness`). With ``mouth="auto"`` the one whose correlation curve has the
-clearer peak (higher confidence) gives the estimate: dlib's points are the better reading of real faces, the
-pixels the better one of faces dlib was not trained on (cartoons, renders such as the built-in talking clips).
-The sound track is decoded at 16 kHz, aligned on the streams' start times, and its speech-band envelope is taken at
-the video's frame times (:func:`dfdet.data.audio.dsp.speech_envelope`); :func:`estimate_offset` does the rest.
+Two decoding passes with PyAV keep memory flat whatever the length. The first detects faces (:class:`FaceDetector`)
+on one frame every ``detect_every_s`` seconds (on small copies; once more at up to 640 px when that finds a face in
+fewer than half of them, e.g. the small face of a wide 1080p shot) and links them into one track
+(:class:`FaceTracker`, which fills the frames in between). The second crops each frame's face, scaled so the face
+is ``face_side`` pixels wide, and reads the mouth opening two ways: 68-point lip aperture
+(:class:`~dfdet.faces.landmarks68.Dlib68Landmarks`) and the mouth-region darkness
+(:func:`~dfdet.sync.mouth.mouth_darkness`). With ``mouth="auto"`` dlib's points give the estimate unless the pixels'
+correlation peak is clearly the clearer one (confidence 1.5 times dlib's): the points are the better reading of
+real faces, the pixels of faces dlib was not trained on (cartoons, renders such as the built-in talking clips). A
+fixed preference (not the higher confidence of each copy) keeps the choice the same for copies of a video whose
+sound is shifted. The sound track
+is decoded at 16 kHz, aligned on the streams' start times, and its speech-band envelope is taken at the video's
+frame times (:func:`dfdet.data.audio.dsp.speech_envelope`); :func:`estimate_offset` does the rest.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from dfdet.sync.mouth import lip_aperture, mouth_darkness
 
 SAMPLE_RATE = 16000
 WORK_SIDE = 640  # frames are detected on copies whose longer side is at most this
+PIXELS_MARGIN = 1.5  # mouth="auto" reads the pixels when their confidence exceeds dlib's by this factor
 
 
 @dataclass
@@ -86,8 +91,8 @@ class SyncMeasure:
     Args:
         detector: face detector; None: MTCNN on copies at most 256 px on the longer side.
         tracker: links detections; None: a tracker that fills up to ``detect_every_s`` between detections.
-        mouth: ``auto`` (both readings, the clearer one wins), ``landmarks68`` (dlib's points where dlib and its model
-            are installed, else the pixels) or ``mouth_region`` (the pixels only).
+        mouth: ``auto`` (dlib's points unless the pixels are clearly clearer), ``landmarks68`` (dlib's points where
+            dlib and its model are installed, else the pixels) or ``mouth_region`` (the pixels only).
         detect_every_s: seconds between frames that are detected.
         face_side: the face is scaled to this width (pixels) before the lips are read.
         max_lag: lags searched, frames each way.
@@ -103,7 +108,7 @@ class SyncMeasure:
         detect_every_s: float = 0.5,
         face_side: int = 160,
         max_lag: int = 15,
-        window_s: float = 2.0,
+        window_s: float = 3.0,
         hop_s: float = 0.5,
         highpass_s: float = 2.0,
     ) -> None:
@@ -144,14 +149,25 @@ class SyncMeasure:
             start = _stream_start(stream)
         if count < 2 * self.max_lag + 8:  # before any detection: too short to search the lags
             raise ValueError(f"{count} frames are too few for lags of ±{self.max_lag} frames")
-        found = self.detector.detect(list(picked.values()))
+        tracker = self.tracker or FaceTracker(max_gap=3, max_extrapolate=every)
+        track = tracker(self._detections(list(picked.values()), list(picked), count, scale, self.detector))
+        if track.detected.sum() < 0.5 * len(picked) and self.detector.max_side is not None:
+            # faces too small for the detector's copy (a wide news shot in 1080p): once more at the work size
+            finer = FaceDetector(max_side=None, min_face_size=24, thresholds=self.detector.thresholds)
+            retry = tracker(self._detections(list(picked.values()), list(picked), count, scale, finer))
+            track = retry if retry.detected.sum() > track.detected.sum() else track
+        return track, fps, start, count
+
+    @staticmethod
+    def _detections(frames: list[np.ndarray], indices: list[int], count: int, scale: float,
+                    detector: FaceDetector) -> list:  # fmt: skip
+        """Per frame of the video: the detections of the picked frames (in source pixels), None elsewhere."""
         detections: list = [None] * count
-        for index, det in zip(picked, found, strict=True):
+        for index, det in zip(indices, detector.detect(frames), strict=True):
             det.boxes /= np.float32(scale)
             det.landmarks /= np.float32(scale)
             detections[index] = det
-        tracker = self.tracker or FaceTracker(max_gap=3, max_extrapolate=every)
-        return tracker(detections), fps, start, count
+        return detections
 
     def mouth(self, path: str | os.PathLike, track: FaceTrack) -> dict[str, np.ndarray]:
         """Second pass: the mouth opening of every frame (NaN without a face), by each available reading."""
@@ -212,8 +228,10 @@ class SyncMeasure:
             valid = np.isfinite(mouth)
             estimates[how] = (valid, *estimate_offset(mouth, envelope, seen.fps, self.max_lag, self.window_s,
                                                       self.hop_s, self.highpass_s, valid))  # fmt: skip
-        if self.choice == "auto":
-            how = max(estimates, key=lambda k: estimates[k][1].confidence)
+        if self.choice == "auto":  # dlib's points unless the pixels' peak is clearly the clearer one
+            conf = {k: v[1].confidence for k, v in estimates.items()}
+            points = "landmarks68" in conf and PIXELS_MARGIN * conf["landmarks68"] >= conf["mouth_region"]
+            how = "landmarks68" if points else "mouth_region"
         else:  # the one asked for, where it was read (no dlib: the pixels)
             how = self.choice if self.choice in estimates else "mouth_region"
         valid, video, windows = estimates[how]
