@@ -29,8 +29,20 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
 
+AV_MODELS = ("av_joint", "av_joint_tiny", "syncnet", "syncnet_tiny")  # clips of face crops with sound (dict inputs)
+AV_DATA = ("av_folder", "fakeavceleb", "lavdf", "avdeepfake1m", "lrs", "synthetic_av")
+
+
 @pytest.mark.parametrize("option", options("model"))
 def test_model_options(tiny_cfg, option: str) -> None:
+    if option in AV_MODELS:
+        small = ["model.net.face.name=test_resnet", "model.input.size=32"] if option.startswith("av_") else []
+        cfg = tiny_cfg(f"model={option}", "data=av_folder", *small)
+        model = instantiate(cfg.model)
+        side = cfg.model.input.size
+        clip = torch.randn(2, cfg.model.input.clip_len, 3, side, side)
+        assert model.eval()({"clip": clip, "audio": torch.randn(2, cfg.model.input.num_samples)}).shape == (2,)
+        return
     audio = option in AUDIO_MODELS
     own_net = audio or option in ("spectrum", "npr")  # networks of this project: no pretrained weights to turn off
     overrides = [] if own_net else ["model.net.pretrained=false"]
@@ -52,16 +64,19 @@ def test_model_options(tiny_cfg, option: str) -> None:
 IMAGE_DATA = ("genimage", "forensynths", "chameleon", "image_folder", "synthetic_images")
 
 
+AV_INPUT = ["model.input.modality=audio_visual", "model.input.clip_len=4", "++model.input.num_samples=3200",
+            "++model.input.sample_rate=16000"]  # fmt: skip  # a clip-with-sound contract, whatever the model
+
+
 @pytest.mark.parametrize("option", options("data"))
 def test_data_options(tiny_cfg, option: str) -> None:
-    audio, image = option in AUDIO_DATA, option in IMAGE_DATA
-    model = ["model=lcnn"] if audio else ["model=image_small"] if image else []
+    audio, image, av = option in AUDIO_DATA, option in IMAGE_DATA, option in AV_DATA
+    model = ["model=lcnn"] if audio else ["model=image_small"] if image else AV_INPUT if av else []
     cfg = tiny_cfg(f"data={option}", *model)
     datamodule = instantiate(cfg.data)
-    assert isinstance(datamodule, DeepfakeDataModule) and datamodule.reader.keys == (
-        ("audio",) if audio else ("image",)
-    )
-    assert datamodule.modality == ("audio" if audio else "image" if image else "face")
+    keys = ("audio",) if audio else ("clip", "audio") if av else ("image",)
+    assert isinstance(datamodule, DeepfakeDataModule) and datamodule.reader.keys == keys
+    assert datamodule.modality == ("audio" if audio else "image" if image else "audio_visual" if av else "face")
 
 
 @pytest.mark.parametrize("option", options("augment"))

@@ -205,6 +205,16 @@ class InputContract:
         side = int(self.size or 0)
         return (batch, 3, side, side) if self.clip_len is None else (batch, self.clip_len, 3, side, side)
 
+    def shapes(self, batch: int | str) -> dict[str, tuple[int | str, ...]]:
+        """The shape of every input the model takes, by batch key (one entry for single-input models)."""
+        side, samples = int(self.size or 0), int(self.num_samples or 0)
+        known: dict[str, tuple[int | str, ...]] = {
+            "image": (batch, 3, side, side),
+            "clip": (batch, int(self.clip_len or 0), 3, side, side),
+            "audio": (batch, samples),
+        }
+        return {key: known[key] for key in self.input_keys}
+
     def describe(self) -> str:
         """One sentence on how an input is made (written into export metadata)."""
         if self.modality == "audio":

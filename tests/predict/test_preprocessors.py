@@ -50,7 +50,10 @@ def test_face_crops_use_the_margin_the_model_was_trained_with() -> None:
     assert unrecorded.cropper.margin == pytest.approx(0.2)  # older models: the pipeline config's margin
 
 
-def test_a_modality_without_a_preprocessor_is_one_clear_error() -> None:
+def test_a_modality_without_a_preprocessor_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dfdet.predict.preprocessors import PREPROCESSORS
+
+    monkeypatch.delitem(PREPROCESSORS, "audio_visual")  # as a modality registered by no module
     contract = InputContract(modality="audio_visual", size=32, clip_len=4, num_samples=8000, sample_rate=16000)
     with pytest.raises(PredictError, match="no preprocessor for audio_visual models yet"):
         Predictor(StubModel(contract), _faces(0.15))  # type: ignore[arg-type]

@@ -61,6 +61,8 @@ class DeepfakeDataModule(L.LightningDataModule):
             cross-manipulation protocol (train on some methods, test on the others).
         leave_out: one method held out: train and validate on every other method, test on it alone (DeepfakeBench's
             leave-one-out tables: ``train.py -m data.leave_out=Deepfakes,Face2Face,FaceSwap,NeuralTextures``).
+        trim_silence: the silence-trimmed variant of audio and audio-visual data: leading and trailing silence is
+            left out of every split (the reader's ``trim_silence``; see :mod:`dfdet.data.audio.silence`).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class DeepfakeDataModule(L.LightningDataModule):
         methods: list[str] | None = None,
         test_methods: list[str] | None = None,
         leave_out: str | None = None,
+        trim_silence: bool = False,
     ) -> None:
         super().__init__()
         if synthesis is not None and not isinstance(synthesis, FakeSynthesis):
@@ -114,6 +117,10 @@ class DeepfakeDataModule(L.LightningDataModule):
         self.train_methods = None if methods is None else [str(m) for m in methods]
         self.test_methods = None if test_methods is None else [str(m) for m in test_methods]
         self.leave_out = leave_out
+        if trim_silence:
+            if not hasattr(reader, "trim_silence"):
+                raise DataConfigError(f"data.trim_silence applies to items with sound, not to {keys} items")
+            reader.trim_silence = True  # type: ignore[attr-defined]
         self.source = source
         self.reader = reader
         self.modality = modality

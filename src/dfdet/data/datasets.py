@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 
 from dfdet.data.audio.crops import fixed_crop
 from dfdet.data.audio.io import load_audio
+from dfdet.data.audio.silence import speech_span, trim_silence
 from dfdet.errors import ManifestError
 from dfdet.preprocess.video import rgb_array
 
@@ -137,6 +138,8 @@ class AudioDataset(Dataset):
         rng: random crops and augmentation (training); None gives deterministic first-window crops (evaluation).
             Dataloader workers reseed it (:meth:`reseed`, called by :func:`~dfdet.transforms.seed_worker`).
         augment: optional waveform augmentation applied after cropping (training only).
+        trim_silence: drop each utterance's leading and trailing silence before cropping
+            (:func:`dfdet.data.audio.silence.trim_silence`).
 
     Items are dicts: ``audio`` (num_samples,) float32, ``label`` () float (1 = fake), ``video_idx`` () long (the
     utterance), ``frame_index`` () long (0: one crop per utterance). A broken file raises, naming it.
@@ -150,8 +153,10 @@ class AudioDataset(Dataset):
         sample_rate: int = 16000,
         rng: np.random.Generator | None = None,
         augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        trim_silence: bool = False,
     ) -> None:
         self.paths = rows["path"].tolist()
+        self.trim_silence = trim_silence
         self.labels = torch.tensor(rows["label"].to_numpy(), dtype=torch.float32)
         self.video_idx = torch.tensor(video_idx, dtype=torch.long)
         self.num_samples = int(num_samples)
@@ -168,7 +173,10 @@ class AudioDataset(Dataset):
             self.rng = np.random.default_rng(seed)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        wave = fixed_crop(load_audio(self.paths[i], self.sample_rate), self.num_samples, self.rng)
+        wave = load_audio(self.paths[i], self.sample_rate)
+        if self.trim_silence:
+            wave = trim_silence(wave, self.sample_rate)
+        wave = fixed_crop(wave, self.num_samples, self.rng)
         if self.augment is not None and self.rng is not None:
             wave = self.augment(wave, self.rng)
         return {
@@ -193,9 +201,14 @@ class AudioVisualClipDataset(ClipDataset):
         num_samples: sound window length.
         sample_rate: the sound is decoded and resampled to this rate.
         cache_videos: sound tracks kept in memory per process (least recently used are dropped).
+        trim_silence: leave out the clips whose centre lies in the video's leading or trailing silence
+            (:func:`dfdet.data.audio.silence.speech_span`; videos without sound keep every clip).
 
     Items: ``clip`` (T, 3, S, S), ``audio`` (num_samples,) float32, ``audio_present`` () float, ``label``,
-    ``video_idx``, ``frame_index`` as for clips. The sound track's start offset in the container is not applied.
+    ``video_idx``, ``frame_index`` as for clips, and the labels audio-visual datasets add (-1 where a dataset has
+    none): ``video_label`` and ``audio_label`` () float (is the face / the voice manipulated, manifest columns of
+    the same names), ``segment_label`` () float (does the clip overlap a ``fake_segments`` interval). The sound
+    track's start offset in the container is not applied.
     """
 
     def __init__(
@@ -208,6 +221,7 @@ class AudioVisualClipDataset(ClipDataset):
         num_samples: int,
         sample_rate: int,
         cache_videos: int = 32,
+        trim_silence: bool = False,
     ) -> None:
         if "source_path" not in frames.columns:
             raise ManifestError(
@@ -217,15 +231,38 @@ class AudioVisualClipDataset(ClipDataset):
         super().__init__(frames, video_idx, transform, clip_len, stride)
         rows = frames.assign(_video=video_idx).sort_values(["_video", "frame_index"], kind="stable")
         self.spans: list[tuple[str, int, int]] = []  # per clip: source video, first and last sampled frame index
+        self.modality_labels: list[tuple[float, float, str | None]] = []  # per clip: video, audio label, segments
         for _, group in rows.groupby("_video", sort=True):
             source, indices = str(group["source_path"].iloc[0]), group["frame_index"].tolist()
+            first_row = group.iloc[0]
+            notes = (_modality(first_row, "video"), _modality(first_row, "audio"))
+            segments = first_row.get("fake_segments")
             for start in clip_starts(len(indices), clip_len, stride):
                 last = indices[min(start + clip_len, len(indices)) - 1]
                 self.spans.append((source, int(indices[start]), int(last)))
+                self.modality_labels.append((*notes, segments if isinstance(segments, str) else None))
         self.num_samples = int(num_samples)
         self.sample_rate = int(sample_rate)
         self.cache_videos = cache_videos
         self._tracks: dict[str, tuple[np.ndarray, float] | None] = {}
+        if trim_silence:
+            self._keep_speech()
+
+    def _keep_speech(self) -> None:
+        """Drops the clips whose centre lies outside their video's speech (between leading and trailing silence)."""
+        keep = []
+        for source, first, last in self.spans:
+            track = self._track(source)
+            if track is None:
+                keep.append(True)
+                continue
+            start, end = speech_span(track[0], self.sample_rate)
+            centre = (first + last + 1) / 2 / track[1] * self.sample_rate
+            keep.append(start <= centre < end)
+        self.clips = [c for c, k in zip(self.clips, keep, strict=True) if k]
+        self.spans = [s for s, k in zip(self.spans, keep, strict=True) if k]
+        self.modality_labels = [m for m, k in zip(self.modality_labels, keep, strict=True) if k]
+        self.labels = self.labels[torch.tensor(keep, dtype=torch.bool)]
 
     def _track(self, source: str) -> tuple[np.ndarray, float] | None:
         from dfdet.data.audio.io import NoAudioTrackError, extract_audio_track, video_frame_rate
@@ -247,15 +284,50 @@ class AudioVisualClipDataset(ClipDataset):
         track = self._track(source)
         audio = np.zeros(self.num_samples, np.float32)
         if track is not None:
+            from dfdet.data.audio.crops import centred_window
+
             wave, fps = track
-            centre = (first + last + 1) / 2 / fps * self.sample_rate
-            start = int(round(centre - self.num_samples / 2))
-            lo, hi = max(start, 0), min(start + self.num_samples, len(wave))
-            if hi > lo:
-                audio[lo - start : hi - start] = wave[lo:hi]
+            audio = centred_window(wave, (first + last + 1) / 2 / fps * self.sample_rate, self.num_samples)
         item["audio"] = torch.from_numpy(audio)
         item["audio_present"] = torch.tensor(float(track is not None))
+        video_label, audio_label, segments = self.modality_labels[i]
+        item["video_label"], item["audio_label"] = torch.tensor(video_label), torch.tensor(audio_label)
+        rate = track[1] if track is not None else None
+        item["segment_label"] = torch.tensor(_segment_label(segments, first, last, rate))
         return item
+
+
+def _modality(row: pd.Series, which: str) -> float:
+    """Whether the ``video`` or ``audio`` of a manifest row's video is manipulated: its ``<which>_label`` column,
+    else whether its ``visual_fake_segments`` / ``audio_fake_segments`` list is non-empty, else -1 (unknown)."""
+    label = _known(row.get(f"{which}_label"))
+    segments = row.get(f"{'visual' if which == 'video' else 'audio'}_fake_segments")
+    if label < 0 and isinstance(segments, str):
+        import json
+
+        return float(bool(json.loads(segments)))
+    return label
+
+
+def _known(value: object) -> float:
+    """A 0/1 label of the manifest, or -1 where the dataset has none (NaN, absent)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return -1.0
+    return number if number == number else -1.0
+
+
+def _segment_label(segments: str | None, first: int, last: int, fps: float | None) -> float:
+    """1 when the clip's time span (frames ``first``..``last`` at ``fps``) overlaps a fake segment by at least half
+    a frame, 0 when it overlaps none, -1 when the video has no segment labels (or no frame rate to place them)."""
+    if segments is None or not fps:
+        return -1.0
+    import json
+
+    start, end = first / fps, (last + 1) / fps
+    overlap = max((min(end, b) - max(start, a) for a, b in json.loads(segments)), default=0.0)
+    return float(overlap >= 0.5 / fps)
 
 
 class ImageCropDataset(Dataset):

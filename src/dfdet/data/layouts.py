@@ -108,6 +108,32 @@ LAYOUTS: dict[str, Layout] = {
             "folders, e.g. the FF++ and Celeb-DF real frames linked from the DF40 README)"
         ),
     ),
+    "fakeavceleb": Layout(
+        name="FakeAVCeleb v1.2",
+        required=("meta_data.csv", "RealVideo-RealAudio"),
+        sketch=(
+            "<root>/meta_data.csv\n<root>/{{RealVideo-RealAudio,FakeVideo-RealAudio,RealVideo-FakeAudio,"
+            "FakeVideo-FakeAudio}}/<race>/<gender>/<id>/<name>.mp4"
+        ),
+    ),
+    "lavdf": Layout(
+        name="LAV-DF",
+        required=("metadata.json", "train|dev|test"),
+        sketch="<root>/metadata.json (file, split, fake_periods, modify_video, modify_audio)\n"
+        "<root>/{{train,dev,test}}/<name>.mp4",
+    ),
+    "avdeepfake1m": Layout(
+        name="AV-Deepfake1M",
+        required=("train_metadata.json|val_metadata.json", "train|val"),
+        sketch="<root>/{{train,val}}_metadata.json (file, modify_type, fake_segments, visual_fake_segments, "
+        "audio_fake_segments)\n<root>/{{train,val}}/<file>",
+    ),
+    "lrs": Layout(
+        name="LRS2/LRS3-style talking heads",
+        required=("pretrain|trainval|main|test",),
+        sketch="<root>/{{pretrain,trainval,main,test}}/<speaker>/<utterance>.mp4 (real only; optional "
+        "<root>/{{train,val,test}}.txt)",
+    ),
     "folder": Layout(
         name="a folder of your own",
         required=("real", "fake"),

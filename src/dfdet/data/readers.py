@@ -129,19 +129,22 @@ class AudioWindowReader:
     Args:
         num_samples: window length, the model's ``input.num_samples``.
         sample_rate: files are decoded and resampled to this rate (the model's ``input.sample_rate``).
+        trim_silence: drop each utterance's leading and trailing silence first (``data.trim_silence``).
     """
 
     keys: tuple[str, ...] = ("audio",)
 
-    def __init__(self, num_samples: int, sample_rate: int) -> None:
+    def __init__(self, num_samples: int, sample_rate: int, trim_silence: bool = False) -> None:
         self.num_samples = int(num_samples)
         self.sample_rate = int(sample_rate)
+        self.trim_silence = bool(trim_silence)
 
     def dataset(
         self, rows: pd.DataFrame, video_idx: np.ndarray, transform: Callable | None, train: bool, seed: int | None
     ) -> Dataset:
         rng = np.random.default_rng(seed) if train else None
-        return AudioDataset(rows, video_idx, self.num_samples, self.sample_rate, rng=rng, augment=transform)
+        return AudioDataset(rows, video_idx, self.num_samples, self.sample_rate, rng=rng, augment=transform,
+                            trim_silence=self.trim_silence)  # fmt: skip
 
 
 class AudioVisualReader(ClipReader):
@@ -151,22 +154,27 @@ class AudioVisualReader(ClipReader):
         clip_len, clip_stride: as for :class:`ClipReader` (the model's ``input.clip_len`` / ``clip_stride``).
         num_samples: sound window length, the model's ``input.num_samples``.
         sample_rate: the sound is resampled to this rate, the model's ``input.sample_rate``.
+        trim_silence: leave out the clips in each video's leading and trailing silence (``data.trim_silence``).
     """
 
     keys = ("clip", "audio")
 
-    def __init__(self, clip_len: int, clip_stride: int | None, num_samples: int, sample_rate: int) -> None:
+    def __init__(
+        self, clip_len: int, clip_stride: int | None, num_samples: int, sample_rate: int, trim_silence: bool = False
+    ) -> None:
         super().__init__(clip_len, clip_stride)
         self.num_samples = int(num_samples)
         self.sample_rate = int(sample_rate)
+        self.trim_silence = bool(trim_silence)
 
     def dataset(
         self, rows: pd.DataFrame, video_idx: np.ndarray, transform: Callable | None, train: bool, seed: int | None
     ) -> Dataset:
         transform = _required(transform, "clips")
         return AudioVisualClipDataset(
-            rows, video_idx, transform, self.clip_len, self.clip_stride, self.num_samples, self.sample_rate
-        )
+            rows, video_idx, transform, self.clip_len, self.clip_stride, self.num_samples, self.sample_rate,
+            trim_silence=self.trim_silence,
+        )  # fmt: skip
 
 
 def _required(transform: Any, what: str) -> Callable:

@@ -157,11 +157,17 @@ class ProcessedSource:
 
     def manifest(self) -> pd.DataFrame:
         """The frame manifest; with a ``source`` column (what ``preprocess.py`` writes), ``source_path`` adds each
-        row's source video file (audio-visual readers read its sound)."""
+        row's source video file (audio-visual readers read its sound), and a release with ``annotations()`` (the
+        audio-visual ones) adds its per-video columns (``video_label``, ``audio_label``, ``fake_segments``, ...)."""
         df = read_manifest(self.manifest_path(), check_files=False)  # the datamodule checks files
         if "source" in df.columns:
             files = {s: str(self.video_file(s)) for s in df["source"].astype(str).unique()}
             df["source_path"] = df["source"].astype(str).map(files)
+            annotations = getattr(self.release, "annotations", None)
+            if annotations is not None:  # per-video labels of audio-visual releases (video/audio label, segments)
+                notes = annotations()
+                if not notes.empty:
+                    df = df.merge(notes, on="source", how="left", suffixes=("", "_release"))
         return df
 
     def video_file(self, source: str) -> Path:

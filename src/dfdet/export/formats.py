@@ -26,7 +26,8 @@ from dfdet.export.metadata import INPUT_NAME, OUTPUT_NAME
 from dfdet.models.tuning import has_adapters, merge_for_export
 from dfdet.utils.hashing import from_string_props, to_string_props
 
-Runner = Callable[[torch.Tensor], torch.Tensor]  # model input -> (B,) logits
+ModelInput = torch.Tensor | dict[str, torch.Tensor]  # one tensor, or one per input key (audio-visual models)
+Runner = Callable[[Any], torch.Tensor]  # model input (a ModelInput) -> (B,) logits
 EXTRA_FILE = "dfdet.json"  # TorchScript extra file holding the metadata
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".torchscript"}
 TORCHSCRIPT_EXPORTER = "torch.jit.trace"
@@ -40,15 +41,22 @@ class LogitNet(nn.Module):
             models a timm model whose pooled features (``forward_head(..., pre_logits=True)``) feed ``head``.
         head: a clip model's temporal head mapping frame features (B, T, D) to (B,) or (B, 1) logits; None for
             frame and audio models.
+        keys: the input keys of a network taking several inputs as a dict (audio-visual: ``clip``, ``audio``);
+            the exported graph then has one positional input per key, in this order. None: one tensor.
     """
 
-    def __init__(self, net: nn.Module, head: nn.Module | None = None) -> None:
+    def __init__(self, net: nn.Module, head: nn.Module | None = None, keys: tuple[str, ...] | None = None) -> None:
         super().__init__()
         self.net = net
         self.head = head
+        self.keys = keys
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Args: x (B, 3, H, W) images, (B, T, 3, H, W) clips or (B, N) waveforms. Returns fake logits (B,)."""
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """Args: (B, 3, H, W) images, (B, T, 3, H, W) clips or (B, N) waveforms; or one tensor per key of
+        ``keys``. Returns fake logits (B,)."""
+        if self.keys is not None:
+            return self.net(dict(zip(self.keys, inputs, strict=True))).reshape(inputs[0].shape[0])
+        x = inputs[0]
         batch = x.shape[0]
         if self.head is None:
             return self.net(x).reshape(batch)
@@ -67,7 +75,19 @@ class LogitNet(nn.Module):
         net = model.get_submodule("net")
         if has_adapters(net):
             net = merge_for_export(copy.deepcopy(net))
-        return cls(net, model.get_submodule("head") if getattr(model, "head", None) is not None else None)
+        keys = getattr(getattr(model, "contract", None), "input_keys", ())
+        head = model.get_submodule("head") if getattr(model, "head", None) is not None else None
+        return cls(net, head, tuple(keys) if len(keys) > 1 else None)
+
+
+def input_names(example: ModelInput) -> list[str]:
+    """The graph's input names: ``input`` for one tensor, the keys of a dict (audio-visual: ``clip``, ``audio``)."""
+    return list(example) if isinstance(example, dict) else [INPUT_NAME]
+
+
+def as_args(example: ModelInput) -> tuple[torch.Tensor, ...]:
+    """The positional arguments of the exported graph (a dict's values in key order)."""
+    return tuple(example.values()) if isinstance(example, dict) else (example,)
 
 
 @contextmanager
@@ -85,7 +105,7 @@ def _quiet_deprecations() -> Iterator[None]:
 
 def export_onnx(
     module: nn.Module,
-    example: torch.Tensor,
+    example: ModelInput,
     path: str | os.PathLike,
     metadata: Mapping[str, Any],
     opset: int,
@@ -96,7 +116,8 @@ def export_onnx(
 
     Args:
         module: eval-mode module mapping the input to (B,) logits.
-        example: an input batch to trace with; every axis but the first (batch) is fixed to its size.
+        example: an input batch to trace with (a dict of several: one graph input per key); every axis but the
+            first (batch) is fixed to its size.
         path: the file to write.
         metadata: stored as ``metadata_props`` (non-string values as JSON).
         opset: ONNX opset version.
@@ -104,7 +125,7 @@ def export_onnx(
             TorchScript-based one.
         spatial: the input's last two axes (height, width) are dynamic too: whole-image models (``crop=whole``).
     """
-    names = [INPUT_NAME], [OUTPUT_NAME]
+    names = input_names(example), [OUTPUT_NAME]
     if dynamo:
         if importlib.util.find_spec("onnxscript") is None:
             raise ExportError(
@@ -116,22 +137,22 @@ def export_onnx(
         with _quiet_deprecations(), torch.no_grad():
             program = torch.onnx.export(
                 module,
-                (example,),
+                as_args(example),
                 dynamo=True,
                 opset_version=opset,
                 input_names=names[0],
                 output_names=names[1],
-                dynamic_shapes=(shapes,),
+                dynamic_shapes=tuple(shapes for _ in names[0]),
             )
         assert program is not None  # the dynamo exporter returns the program
         proto = program.model_proto
     else:
         inputs = {0: "batch", 2: "height", 3: "width"} if spatial else {0: "batch"}
-        axes = {INPUT_NAME: inputs, OUTPUT_NAME: {0: "batch"}}
+        axes = {**{name: inputs for name in names[0]}, OUTPUT_NAME: {0: "batch"}}
         with _quiet_deprecations(), torch.no_grad():
             torch.onnx.export(
                 module,
-                (example,),
+                as_args(example),
                 os.fspath(path),
                 dynamo=False,
                 opset_version=opset,
@@ -158,8 +179,9 @@ def load_onnx(path: str | os.PathLike, threads: int | None = None) -> Runner:
     session = ort.InferenceSession(os.fspath(path), options, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
 
-    def run(x: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(session.run(None, {name: x.detach().cpu().numpy()})[0])
+    def run(x: ModelInput) -> torch.Tensor:
+        feed = x if isinstance(x, dict) else {name: x}
+        return torch.from_numpy(session.run(None, {k: v.detach().cpu().numpy() for k, v in feed.items()})[0])
 
     return run
 
@@ -171,14 +193,14 @@ def read_onnx_metadata(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def export_torchscript(
-    module: nn.Module, example: torch.Tensor, path: str | os.PathLike, metadata: Mapping[str, Any]
+    module: nn.Module, example: ModelInput, path: str | os.PathLike, metadata: Mapping[str, Any]
 ) -> None:
     """Traces ``module`` on ``example`` and saves it with ``metadata`` as the extra file ``dfdet.json``.
 
     The batch size is not baked in: the reshape reads it from the input at run time.
     """
     with _quiet_deprecations(), torch.no_grad():
-        traced = torch.jit.trace(module, (example,), check_trace=False)
+        traced = torch.jit.trace(module, as_args(example), check_trace=False)
         torch.jit.save(traced, os.fspath(path), _extra_files={EXTRA_FILE: json.dumps(metadata, indent=2)})
 
 
@@ -197,9 +219,9 @@ def load_torchscript(path: str | os.PathLike) -> Runner:
     """
     module, _ = _load_scripted(path)
 
-    def run(x: torch.Tensor) -> torch.Tensor:
+    def run(x: ModelInput) -> torch.Tensor:
         with torch.no_grad():
-            return module(x)
+            return module(*as_args(x))
 
     return run
 

@@ -1,13 +1,16 @@
 """Model inputs for tracing and verification, built from the model's input contract.
 
-Three layouts (:class:`~dfdet.contract.InputContract`): frame models take images (B, 3, H, W); clip models (a
-temporal head) take clips (B, T, 3, H, W); audio models take waveforms (B, N). Every input the export traces or
+Four layouts (:class:`~dfdet.contract.InputContract`): frame models take images (B, 3, H, W); clip models (a
+temporal head) take clips (B, T, 3, H, W); audio models take waveforms (B, N); audio-visual models take both a clip
+and a waveform (a dict by input key; the exported graph has one named input per key). Every input the export traces or
 verifies with comes from :func:`make_inputs`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -30,11 +33,6 @@ def input_kinds(contract: InputContract) -> tuple[str, ...]:
 def model_contract(model: DeepfakeDetector) -> InputContract:
     """The detector's input contract, refusing a clip model without a clip length."""
     contract = model.contract
-    if len(contract.input_keys) > 1:
-        raise ExportError(
-            f"{contract.modality} models take several inputs ({', '.join(contract.input_keys)}); exporting them is not "
-            "supported yet"
-        )
     if getattr(model, "head", None) is not None and contract.clip_len is None:
         raise ExportError("A clip model (temporal head) needs model.input.clip_len in its contract")
     return contract
@@ -71,7 +69,10 @@ def _face_crop(size: int, rng: np.random.Generator) -> np.ndarray:
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def make_inputs(spec: InputContract, batch: int, kind: str, rng: np.random.Generator) -> torch.Tensor:
+ModelInput = torch.Tensor | dict[str, torch.Tensor]  # one tensor, or one per input key (audio-visual models)
+
+
+def make_inputs(spec: InputContract, batch: int, kind: str, rng: np.random.Generator) -> ModelInput:
     """Builds a batch of model inputs.
 
     Args:
@@ -83,11 +84,19 @@ def make_inputs(spec: InputContract, batch: int, kind: str, rng: np.random.Gener
         rng: the source of randomness.
 
     Returns:
-        float32 tensor of shape ``spec.shape(batch)``: (B, 3, H, W), (B, T, 3, H, W) for clips, (B, N) for audio.
+        float32 tensor of shape ``spec.shape(batch)``: (B, 3, H, W), (B, T, 3, H, W) for clips, (B, N) for audio;
+        for audio-visual models a dict ``{"clip": (B, T, 3, H, W), "audio": (B, N)}`` (``faces`` pairs rendered
+        faces with synthetic speech).
     """
     kinds = input_kinds(spec)
     if kind not in kinds:
         raise ExportError(f"Unknown input kind '{kind}' for {spec.modality} models; choose one of {', '.join(kinds)}")
+    if spec.modality == "audio_visual":
+        pictures = dataclasses.replace(spec, modality="face", num_samples=None, sample_rate=None, crop_margin=None)
+        sound = InputContract(modality="audio", num_samples=spec.num_samples, sample_rate=spec.sample_rate)
+        clip = make_inputs(pictures, batch, kind, rng)
+        audio = make_inputs(sound, batch, "normal" if kind == "normal" else "speech", rng)
+        return {"clip": cast(torch.Tensor, clip), "audio": cast(torch.Tensor, audio)}
     if spec.modality == "audio":
         samples, rate = int(spec.num_samples or 0), int(spec.sample_rate or 0)
         if kind == "normal":
@@ -105,7 +114,7 @@ def make_inputs(spec: InputContract, batch: int, kind: str, rng: np.random.Gener
 
 def verification_inputs(
     spec: InputContract, batch_sizes: Sequence[int], rng: np.random.Generator
-) -> dict[str, torch.Tensor]:
+) -> dict[str, ModelInput]:
     """One batch of every kind at every batch size, named ``"<kind> b<B>"`` (e.g. ``"faces b3"``); whole-image models
     (``crop=whole``) add one image of another size (``"normal b1 <H>x<W>"``), since their inputs have any size."""
     inputs = {f"{kind} b{b}": make_inputs(spec, b, kind, rng) for kind in input_kinds(spec) for b in batch_sizes}

@@ -70,8 +70,10 @@ def build_metadata(
         "backbone": backbone,
         "modality": spec.modality,
         "input_contract": spec.to_dict(),
-        "input_name": INPUT_NAME,
-        "input_shape": list(spec.shape("batch")),
+        "input_name": INPUT_NAME if len(spec.input_keys) == 1 else list(spec.input_keys),
+        "input_shape": list(spec.shape("batch"))
+        if len(spec.input_keys) == 1
+        else {k: list(v) for k, v in spec.shapes("batch").items()},
         "input_size": side,
         "input_layout": layout,
         "preprocessing": spec.describe(),
@@ -95,9 +97,9 @@ def build_metadata(
     if spec.clip_len is not None:
         meta["clip_len"] = spec.clip_len
         meta["clip_stride"] = spec.clip_stride
-    if audio:
+    if audio or spec.modality == "audio_visual":
         meta["sample_rate"] = spec.sample_rate
-        meta["num_samples"] = side
+        meta["num_samples"] = int(spec.num_samples or 0)
     if checkpoint is not None:
         meta["checkpoint"] = Path(checkpoint).name
         meta["checkpoint_sha256"] = file_sha256(checkpoint)

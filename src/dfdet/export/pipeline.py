@@ -13,7 +13,6 @@ from types import TracebackType
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from dfdet.export.errors import ExportError
@@ -22,6 +21,7 @@ from dfdet.export.formats import (
     SUFFIXES,
     TORCHSCRIPT_EXPORTER,
     LogitNet,
+    ModelInput,
     export_onnx,
     export_torchscript,
 )
@@ -142,7 +142,7 @@ class Staging:
 
 
 def _write(
-    fmt: str, module: nn.Module, example: torch.Tensor, path: Path, meta: dict[str, Any], options: ExportOptions
+    fmt: str, module: nn.Module, example: ModelInput, path: Path, meta: dict[str, Any], options: ExportOptions
 ) -> None:
     if fmt == "onnx":
         spatial = meta.get("input_contract", {}).get("crop") == "whole"  # whole images of any size

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -15,7 +16,7 @@ from dfdet.export.formats import Runner
 def eager_runner(model: nn.Module) -> Runner:
     """``model`` (eval mode) as a tensor-to-tensor function under ``torch.inference_mode``."""
 
-    def run(x: torch.Tensor) -> torch.Tensor:
+    def run(x: Any) -> torch.Tensor:
         with torch.inference_mode():
             return model(x)
 
@@ -42,7 +43,7 @@ def max_abs_diff(expected: torch.Tensor, actual: torch.Tensor) -> float:
 
 
 def verify_runner(
-    reference: Runner, candidate: Runner, inputs: Mapping[str, torch.Tensor], atol: float, label: str
+    reference: Runner, candidate: Runner, inputs: Mapping[str, Any], atol: float, label: str
 ) -> dict[str, float]:
     """Runs both functions on every input and checks that the outputs agree.
 
@@ -74,9 +75,7 @@ def verify_runner(
     return diffs
 
 
-def seconds_per_batch(
-    runner: Runner, x: torch.Tensor, budget_s: float = 1.0, min_runs: int = 3, warmup: int = 2
-) -> float:
+def seconds_per_batch(runner: Runner, x: Any, budget_s: float = 1.0, min_runs: int = 3, warmup: int = 2) -> float:
     """Wall time of ``runner(x)``: the fastest of at least ``min_runs`` runs (more while ``budget_s`` seconds last)
     after ``warmup`` calls (TorchScript optimises its graph during the first two).
 

@@ -16,6 +16,8 @@ _EXPORTS = {
     "binary_eer_threshold": "dfdet.metrics.functional",
     "binary_scores": "dfdet.metrics.functional",
     "late_fusion": "dfdet.metrics.fusion",
+    "localisation_metrics": "dfdet.metrics.localisation",
+    "segments_from_scores": "dfdet.metrics.localisation",
     "per_attack_eer": "dfdet.metrics.per_attack",
 }
 __all__ = sorted(_EXPORTS)

@@ -89,11 +89,15 @@ class LCNN(nn.Module):
         self.projection = nn.Sequential(nn.Linear(c5 * (rows // 16), 2 * embedding), MaxFeatureMap(dim=-1))
         self.head = nn.Sequential(nn.BatchNorm1d(embedding), nn.Dropout(dropout), nn.Linear(embedding, 1))
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T) waveforms -> (B, embedding) utterance embeddings."""
+    def forward_frames(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T) waveforms -> (B, frames', embedding) per-frame embeddings (frames' = front-end frames / 16)."""
         f = self.features(self.frontend(x))  # (B, C, F', frames')
         f = f.flatten(1, 2).transpose(1, 2)  # (B, frames', C * F')
-        return self.projection(f).mean(dim=1)
+        return self.projection(f)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T) waveforms -> (B, embedding) utterance embeddings."""
+        return self.forward_frames(x).mean(dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(x))

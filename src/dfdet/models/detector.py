@@ -212,6 +212,10 @@ class DeepfakeDetector(L.LightningModule):
         for name, term in self.tuning_losses(batch["label"]).items():
             self.log(f"train/{name}", term, on_step=True, on_epoch=True, batch_size=len(logits))
             loss = loss + term
+        auxiliary = getattr(self.net, "auxiliary_losses", None)  # e.g. per-modality heads of audio-visual networks
+        for name, term in (auxiliary(batch) if callable(auxiliary) else {}).items():
+            self.log(f"train/{name}", term, on_step=True, on_epoch=True, batch_size=len(logits))
+            loss = loss + term
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=len(logits))
         return loss
 

@@ -157,7 +157,7 @@ class OnnxModel:
 
     def _info(self, meta: dict[str, Any], contract: InputContract, version: str) -> ModelInfo:
         """The :class:`ModelInfo` of the metadata (raises TypeError / ValueError on values of the wrong kind)."""
-        audio = contract.modality == "audio"
+        audio = contract.modality in ("audio", "audio_visual")  # no heatmaps for waveforms or two-input models
         band = meta.get("uncertain_band")
         return ModelInfo(
             name=str(meta.get("name") or self.path.stem),
@@ -175,10 +175,11 @@ class OnnxModel:
             trained_on=str(meta.get("trained_on", "unknown")),
         )
 
-    def logits(self, x: np.ndarray) -> np.ndarray:
-        """Model inputs (B, ...) float32 to fake logits (B,)."""
-        out = self.session.run(None, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})[0]
-        return np.asarray(out, np.float32).reshape(len(x))
+    def logits(self, x: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
+        """Model inputs (B, ...) float32 (a dict by input name for audio-visual models) to fake logits (B,)."""
+        feed = x if isinstance(x, dict) else {self.input_name: x}
+        out = self.session.run(None, {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in feed.items()})[0]
+        return np.asarray(out, np.float32).reshape(-1)
 
     def explain(self, x: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, str]:
         """Occlusion heatmaps (N, H, W) in [0, 1] of inputs (N, ...) (no gradients through onnxruntime)."""
@@ -204,7 +205,7 @@ class CheckpointModel:
         self.path = Path(path)
         self.model, cfg = load_detector(path)
         contract = self.model.contract
-        audio = contract.modality == "audio"
+        audio = contract.modality in ("audio", "audio_visual")  # no heatmaps for waveforms or two-input models
         metric = self.model.stage_metrics("test")
         self.info = ModelInfo(
             name=self.path.stem,
@@ -222,12 +223,16 @@ class CheckpointModel:
             trained_on=trained_on(OmegaConf.to_container(cfg, resolve=False)),  # type: ignore[arg-type]
         )
 
-    def logits(self, x: np.ndarray) -> np.ndarray:
-        """Model inputs (B, ...) float32 to fake logits (B,)."""
+    def logits(self, x: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
+        """Model inputs (B, ...) float32 (a dict by input key for audio-visual models) to fake logits (B,)."""
         import torch
 
+        def tensor(v: np.ndarray) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
+
+        inputs = {k: tensor(v) for k, v in x.items()} if isinstance(x, dict) else tensor(x)
         with torch.inference_mode():
-            return self.model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).float().numpy().reshape(-1)
+            return self.model(inputs).float().numpy().reshape(-1)
 
     def explain(self, x: np.ndarray, batch_size: int = 64) -> tuple[np.ndarray, str]:
         """Grad-CAM heatmaps (N, H, W) in [0, 1] (clips: each clip's frames, (N, T, H, W)); occlusion when the

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from dfdet.predict.scoring import AGGREGATIONS
 from dfdet.preprocess.pipeline import VideoPreprocessor
 from dfdet.preprocess.video import IMAGE_EXTENSIONS
 from dfdet.provenance import DEMONSTRATION_CAVEAT
+
+if TYPE_CHECKING:
+    from dfdet.sync import SyncMeasure
 
 # Media errors that mean "this model does not apply to this file" (verdict not_applicable), not a broken file.
 NOT_APPLICABLE = ("no_face", "no_audio_track", "no_speech", "wrong_modality")
@@ -88,6 +91,8 @@ class Predictor:
         min_speech: audio models: the share of a window that must be speech for it to be scored.
         credentials: reads each file's content credentials (C2PA, XMP, EXIF) into ``content_credentials``, beside
             the score; None: not read.
+        sync: the training-free audio-visual sync measure: each video's result gets ``sync`` (offset of the sound
+            against the lips, confidence, sync score, per window; see :meth:`dfdet.sync.SyncMeasure.result`).
     """
 
     def __init__(
@@ -105,6 +110,7 @@ class Predictor:
         vad: bool = True,
         min_speech: float = 0.5,
         credentials: ContentCredentials | None = None,
+        sync: SyncMeasure | None = None,
     ) -> None:
         if aggregation is not None and aggregation not in AGGREGATIONS:
             raise PredictError(f"aggregation={aggregation} is not one of {', '.join(AGGREGATIONS)}")
@@ -121,6 +127,7 @@ class Predictor:
         if not 0.0 < min_speech <= 1.0:
             raise PredictError(f"min_speech={min_speech} must be in (0, 1] (a share of the model's window)")
         self.window_hop, self.vad, self.min_speech = window_hop, vad, min_speech
+        self.sync = sync
         overrides: dict[str, Any] = {"aggregation": aggregation, "top_k": top_k}
         if threshold is not None:
             overrides.update(threshold=float(threshold), threshold_source="override", uncertain_band=None)
@@ -172,6 +179,8 @@ class Predictor:
             with decodable_path(path, media) as readable:
                 body, faces = self.preprocessor.score(readable, media, explain)
                 result.update(body)
+                if self.sync is not None and media.kind == "video":
+                    result["sync"] = self.sync.result(readable)
         except MediaError as exc:
             result.update(fake_probability=None, label=None, error=exc.as_dict())
             if exc.code in NOT_APPLICABLE:
@@ -220,9 +229,19 @@ class Predictor:
         demo = self.info.trained_on == "synthetic"
         return {"demonstration_model": demo, **({"caveat": DEMONSTRATION_CAVEAT} if demo else {})}
 
-    def logits(self, x: np.ndarray) -> np.ndarray:
-        """The model's logits of inputs (N, ...), ``batch_size`` at a time, divided by its temperature: their
-        sigmoid is the calibrated fake probability (the model's own logits when it was never calibrated)."""
-        parts = [self.model.logits(x[s : s + self.batch_size]) for s in range(0, len(x), self.batch_size)]
+    def logits(self, x: np.ndarray | dict[str, np.ndarray]) -> np.ndarray:
+        """The model's logits of inputs (N, ...) (a dict of them for audio-visual models), ``batch_size`` at a time,
+        divided by its temperature: their sigmoid is the calibrated fake probability (the model's own logits when
+        it was never calibrated)."""
+        n = len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+
+        def part(s: int) -> Any:
+            return (
+                {k: v[s : s + self.batch_size] for k, v in x.items()}
+                if isinstance(x, dict)
+                else x[s : s + self.batch_size]
+            )
+
+        parts = [self.model.logits(part(s)) for s in range(0, n, self.batch_size)]
         out = np.concatenate(parts) if parts else np.zeros(0, np.float32)
         return (out / np.float32(self.info.temperature)).astype(np.float32)

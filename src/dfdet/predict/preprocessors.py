@@ -280,3 +280,6 @@ class AudioPreprocessor:
 
     def check_size(self, width: int, height: int) -> None:
         """Audio models read the sound of videos whatever their frame size."""
+
+
+from dfdet.predict import audio_visual as _audio_visual  # noqa: E402,F401 (registers the audio_visual preprocessor)

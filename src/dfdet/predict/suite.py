@@ -89,6 +89,32 @@ def register_sync_scorer(name: str) -> Callable[[SyncScorer], SyncScorer]:
     return add
 
 
+_SYNC_MEASURE: list[Any] = []  # the lip-sync measure, built on first use (a face detector and dlib's model)
+
+
+@register_sync_scorer("lip_sync")
+def lip_sync(path: Path) -> dict[str, Any]:
+    """The training-free lip-sync measure (:class:`dfdet.sync.SyncMeasure`) as a suite member: offset, confidence,
+    sync score and windows as evidence, with no fake probability (so no verdict and no vote): a training-free measure
+    has no calibrated probability, and its offset and confidence are shown for the analyst to weigh."""
+    from dfdet.sync import SyncMeasure
+
+    if not _SYNC_MEASURE:
+        _SYNC_MEASURE.append(SyncMeasure())
+    report = _SYNC_MEASURE[0].result(path)
+    error = report.get("error")
+    if error is not None:
+        code = "no_face" if error["code"] == "not_measurable" else error["code"]
+        raise MediaError(code, error["message"])
+    lead = "after" if report["offset_frames"] >= 0 else "before"
+    reason = (
+        f"sound {abs(report['offset_frames'])} frame(s) {lead} the lips (confidence {report['confidence']:.2f}, "
+        f"sync score {report['sync_score']:.2f}); a training-free measure without a calibrated probability: no verdict"
+    )
+    windows = [{"start_s": w["start"], "end_s": w["end"], "score": None, **w} for w in report.get("windows", [])]
+    return {**report, "fake_probability": None, "reason": reason, "windows": windows, "segments": []}
+
+
 class Scorer(Protocol):
     """What a suite member scores with: a :class:`~dfdet.predict.Predictor`, or a :class:`FunctionScorer`."""
 

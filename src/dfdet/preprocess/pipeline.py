@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from dfdet.faces import Detections, Dlib68Landmarks, FaceCropper, FaceDetector, FaceTrack, FaceTracker, box_iou
+from dfdet.faces.landmarks68 import dlib_box
 from dfdet.preprocess.video import read_media
 
 
@@ -156,7 +157,7 @@ class VideoPreprocessor:
         for t in keep:
             points = track.landmarks[t]
             if self.landmarks68 is not None:  # mapped into the crop together with the 5 points
-                points = np.concatenate([points, self.landmarks68(frames[t], track.boxes[t])])
+                points = np.concatenate([points, self.landmarks68(frames[t], dlib_box(track.boxes[t]))])
             crop, lm = self.cropper(frames[t], track.boxes[t], points)
             crops.append(crop)
             marks.append(lm[:5])

@@ -18,6 +18,7 @@ from dfdet.models import DeepfakeDetector, load_detector
 from dfdet.models.scoring import score_sound_tracks
 from dfdet.tasks.checks import check_documented_keys
 from dfdet.tasks.common import build, check_modality, log, output_dir, save_resolved_config
+from dfdet.tasks.localisation import localisation_report
 from dfdet.tasks.spoofing import spoofing_metrics
 from dfdet.utils.runinfo import run_info, to_float_dict, write_json
 from dfdet.utils.table import print_metrics
@@ -42,7 +43,10 @@ def _data_config(cfg: DictConfig, train_cfg: DictConfig) -> DictConfig:
     with open_dict(cfg):
         cfg.model = train_cfg.model
         if "_target_" not in cfg.get("data", {}):
+            trim = OmegaConf.select(cfg, "data.trim_silence")  # +data.trim_silence=true on the checkpoint's data
             cfg.data = train_cfg.data
+            if trim is not None:
+                cfg.data.trim_silence = bool(trim)
         cfg.data.train_transform = None  # evaluation never augments
         cfg.data.synthesis = None  # evaluation scores the dataset's own frames
     return cfg.data
@@ -161,6 +165,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     model.write_test_report(out, names, title=f"{name} {cfg.split}")
     summary = uncertainty_report(model, datamodule, out, title=f"{name} {cfg.split}")
     result.update(flat(summary, f"{cfg.split}/"))
+    result.update(localisation_report(model, datamodule, cfg.split, out))  # data with fake_segments: AP@IoU, AR@N
     if audio is not None:
         result.update(_audio_visual(cfg, model, audio, sources, out, names))
     audit = _format_audit(datamodule, cfg.split)

@@ -110,7 +110,8 @@ def build_predictor(cfg: DictConfig) -> Predictor | Suite:
         model = {"_target_": "dfdet.predict.load_model", "path": entry["path"], "threads": cfg.threads}
         own = {"threshold": entry.get("threshold"), "aggregation": None, "top_k": None, "uncertain_band": None}
         keep = {} if name == first and entry.get("threshold") is None else own  # the first model: predictor.*
-        return build(cfg.predictor, model=model, faces=faces, credentials=None, **keep)  # type: ignore[no-any-return]
+        # credentials and the sync measure belong to the suite's answer, not to each member's
+        return build(cfg.predictor, model=model, faces=faces, credentials=None, sync=None, **keep)  # type: ignore[no-any-return]
 
     credentials = build(cfg.predictor.credentials) if cfg.predictor.get("credentials") else None
     members = build_members(entries, make)

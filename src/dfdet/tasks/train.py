@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from dfdet.data.audio.silence import silence_audit, warn_if_silence_shortcut
 from dfdet.data.images.audit import format_audit, warn_if_shortcut
 from dfdet.metrics.uncertainty import flat
 from dfdet.models import init_from_checkpoint, read_checkpoint
@@ -25,11 +26,11 @@ from dfdet.utils.table import print_metrics
 
 
 def _record_crop_margin(cfg: DictConfig, datamodule: Any, model: Any) -> None:
-    """Face models record the margin their training crops were made with (from the preprocessed data), so prediction
-    crops the same way; data without one (the synthetic set) leaves the contract's value."""
+    """Face (and audio-visual) models record the margin their training crops were made with (from the preprocessed
+    data), so prediction crops the same way; data without one (the synthetic set) leaves the contract's value."""
     margin = getattr(datamodule.source, "crop_margin", None)
     value = margin() if callable(margin) else None
-    if value is None or model.contract.modality != "face":
+    if value is None or model.contract.modality not in ("face", "audio_visual"):
         return
     model.set_crop_margin(value)
     cfg.model.input.crop_margin = value  # the stored config says the same
@@ -66,6 +67,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     info["data_manifest_sha256"] = data_fingerprint(datamodule)  # sets the datamodule up
     if getattr(datamodule, "modality", None) == "image":  # whole images: warn of a file-format shortcut
         warn_if_shortcut(format_audit(datamodule.manifest), where=datamodule.source.name)
+    if getattr(datamodule, "modality", None) in ("audio", "audio_visual"):  # warn of a silence shortcut
+        warn_if_silence_shortcut(silence_audit(datamodule.manifest), where=datamodule.source.name)
     _on_rank_zero(save_resolved_config, cfg, out / "config_resolved.yaml")
     _on_rank_zero(write_json, out / "run_info.json", info)
     callbacks = instantiate_dict(cfg.get("callbacks"))

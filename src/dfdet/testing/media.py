@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -19,9 +21,17 @@ import pandas as pd
 
 FACE_CENTRE = (224.0, 117.0)  # x, y of the face in skimage.data.astronaut() (512 x 512)
 FACE_SIZE = (87.0, 110.0)  # its width and height
+MOUTH = (222.0, 146.0, 17.0)  # x, y of the centre between her lips and half the mouth's width (dlib's 68 points)
 
 
-def face_frames(count: int = 6, size: tuple[int, int] = (160, 128), fake: bool = False, seed: int = 0) -> list:
+def face_frames(
+    count: int = 6,
+    size: tuple[int, int] = (160, 128),
+    fake: bool = False,
+    seed: int = 0,
+    mouth: Any = None,
+    speed: float = 1.0,
+) -> list:
     """Frames (H, W, 3) uint8 of a moving, zooming real face.
 
     Args:
@@ -29,18 +39,23 @@ def face_frames(count: int = 6, size: tuple[int, int] = (160, 128), fake: bool =
         size: frame ``(width, height)``.
         fake: alter the face region.
         seed: varies the motion.
+        mouth: (count,) mouth opening in [0, 1] per frame (an open mouth is drawn between the lips); None: as
+            photographed.
+        speed: scales the motion per frame (1: sparse sampled frames; about 0.1 for 25 fps video).
 
     Returns:
         ``count`` RGB frames; the face is about 45-60 % of the frame height.
     """
     from skimage.data import astronaut
 
-    image = astronaut()
+    photo = astronaut()
     rng = np.random.default_rng(seed)
     width, height = size
     phase = rng.uniform(0, 2 * np.pi)
     frames = []
-    for t in range(count):
+    for k in range(count):
+        t = k * speed
+        image = photo if mouth is None else open_mouth(photo, float(mouth[k]))
         window_h = 215 + 20 * np.sin(phase + 0.9 * t)  # zoom
         window_w = window_h * width / height
         cx = FACE_CENTRE[0] + 25 * np.cos(phase + 0.7 * t)  # the face moves within the frame
@@ -55,6 +70,20 @@ def face_frames(count: int = 6, size: tuple[int, int] = (160, 128), fake: bool =
             frame = alter_face(frame, centre, axes)
         frames.append(frame)
     return frames
+
+
+def open_mouth(image: np.ndarray, opening: float) -> np.ndarray:
+    """The astronaut photo with her mouth opened by ``opening`` in [0, 1]: a dark, soft-edged cavity between the
+    lips, up to 20 px tall."""
+    mask = np.zeros(image.shape[:2], np.float32)
+    x, y, half_width = MOUTH
+    half_height = 1.0 + 9.0 * float(np.clip(opening, 0, 1))
+    cv2.ellipse(
+        mask, (round(x), round(y + half_height / 3)), (round(half_width), round(half_height)), 0, 0, 360, 1.0, -1
+    )
+    soft = cv2.GaussianBlur(mask, (0, 0), 1.2)[..., None]
+    out = image.astype(np.float32) * (1 - soft) + np.array([45, 18, 22], np.float32) * soft
+    return out.round().astype(np.uint8)
 
 
 def alter_face(frame: np.ndarray, centre: tuple[float, float], axes: tuple[float, float]) -> np.ndarray:
@@ -103,6 +132,8 @@ def write_video(
         if sound is not None:
             track = av.AudioFrame.from_ndarray(np.asarray(audio, np.float32)[None], format="fltp", layout="mono")
             track.sample_rate = sample_rate
+            track.pts, track.time_base = 0, Fraction(1, sample_rate)  # the AAC priming gets negative times: an edit
+            # list skips it on decoding, so the sound lines up with the pictures (else it lags by 1024 samples)
             container.mux(sound.encode(track))
             container.mux(sound.encode(None))
     return path
@@ -290,6 +321,36 @@ def make_folder(root: str | Path, bank: ClipBank, per_split: int = 1, corrupt: b
     return root
 
 
+def write_talking_face(
+    path: str | Path,
+    seconds: float = 3.0,
+    fps: int = 25,
+    size: tuple[int, int] = (192, 144),
+    seed: int = 0,
+    shift: int = 0,
+) -> tuple[Path, float]:
+    """A real face whose mouth opens with a synthetic voice (the lips leading it by 1-2 frames), as an mp4 with sound.
+
+    Args:
+        path: the mp4 to write.
+        seconds, fps, size: length, frame rate and frame ``(width, height)``.
+        seed: varies the voice, the words and the motion.
+        shift: delay the sound by this many frames (negative: advance it), speech filling both ends.
+
+    Returns:
+        The path and the lips' lead in frames.
+    """
+    from dfdet.data.audio.synthetic.attacks import channel
+    from dfdet.data.audio.synthetic.speech import SAMPLE_RATE, sample_speaker
+    from dfdet.data.av.talking import ClipSpec, Take
+
+    rng = np.random.default_rng(seed)
+    spec = ClipSpec(fps=fps, seconds=seconds)
+    take = Take(sample_speaker(rng), rng.uniform(*spec.lead), spec, rng)
+    frames = face_frames(len(take.mouth), size=size, seed=seed, mouth=take.mouth, speed=2.5 / fps)
+    return write_video(path, frames, fps, take.cut(channel(take.clean, rng, 0.5), shift), SAMPLE_RATE), take.lead
+
+
 AV_KINDS = ("both", "face", "voice")  # what a fake of make_av_folder manipulates, cycling over the fakes
 
 
@@ -298,29 +359,35 @@ def make_av_folder(
 ) -> pd.DataFrame:
     """Talking clips with sound in the folder layout, as audio-visual datasets mix manipulations (FakeAVCeleb).
 
-    For each split, ``per_split`` stems; ``real/<stem>.mp4`` is a real face with a bona fide voice (the synthetic
-    speech of :mod:`dfdet.data.audio.synthetic`), ``fake/<stem>.mp4`` manipulates the face, the voice (a vocoded spoof)
-    or both, cycling over :data:`AV_KINDS`. One more real video of the test split, ``real/silent<k>.mp4``, has no
-    sound track.
+    For each split, ``per_split`` stems; ``real/<stem>.mp4`` is a real face whose mouth opens with a bona fide voice
+    (the synthetic speech of :mod:`dfdet.data.audio.synthetic`, its envelope driving the mouth as in the built-in
+    talking clips of :mod:`dfdet.data.av`), ``fake/<stem>.mp4`` manipulates the face, the voice (a vocoded spoof of
+    the same words) or both, cycling over :data:`AV_KINDS`. One more real video of the test split,
+    ``real/silent<k>.mp4``, has no sound track.
 
     Returns:
         One row per video written: ``file`` (relative to ``root``), ``split``, ``label``, ``kind`` (``real``, or what
         the fake manipulates).
     """
-    from dfdet.data.audio.synthetic.generate import SAMPLE_RATE, synthesize_pair
-    from dfdet.data.audio.synthetic.speech import sample_speaker
+    from dfdet.data.audio.synthetic.attacks import channel, gl_vocoder
+    from dfdet.data.audio.synthetic.speech import SAMPLE_RATE, sample_speaker
+    from dfdet.data.av.talking import ClipSpec, Take
     from dfdet.data.layouts import split_by_hash
 
     root = Path(root)
     rng = np.random.default_rng(seed)
     stems = stems_by_split("talk", per_split)
     videos = []
-    frames = max(2, round(seconds * fps))
+    spec = ClipSpec(fps=fps, seconds=max(seconds, 2 / fps))
     for j, stem in enumerate(sorted(s for v in stems.values() for s in v)):
         kind = AV_KINDS[j % len(AV_KINDS)]
-        voice, spoof = synthesize_pair("gl_vocoder", sample_speaker(rng), rng, (seconds, seconds))
-        write_video(root / f"real/{stem}.mp4", face_frames(frames, seed=j), fps, voice, SAMPLE_RATE)
-        fake_face = face_frames(frames, fake=kind != "voice", seed=j)
+        take = Take(sample_speaker(rng), rng.uniform(*spec.lead), spec, rng)
+        seed_channel = int(rng.integers(2**31))
+        voice = take.cut(channel(take.clean, np.random.default_rng(seed_channel), 0.5))
+        spoof = take.cut(channel(gl_vocoder(take.clean, rng), np.random.default_rng(seed_channel), 0.5))
+        frames = len(take.mouth)
+        write_video(root / f"real/{stem}.mp4", face_frames(frames, seed=j, mouth=take.mouth), fps, voice, SAMPLE_RATE)
+        fake_face = face_frames(frames, fake=kind != "voice", seed=j, mouth=take.mouth)
         write_video(root / f"fake/{stem}.mp4", fake_face, fps, voice if kind == "face" else spoof, SAMPLE_RATE)
         split = split_by_hash(stem, 0.1, 0.1)
         videos += [
@@ -328,6 +395,6 @@ def make_av_folder(
             {"file": f"fake/{stem}.mp4", "split": split, "label": 1, "kind": kind},
         ]
     silent = next(f"silent{k}" for k in range(1000) if split_by_hash(f"silent{k}", 0.1, 0.1) == "test")
-    write_video(root / f"real/{silent}.mp4", face_frames(frames, seed=99), fps)
+    write_video(root / f"real/{silent}.mp4", face_frames(max(2, round(seconds * fps)), seed=99), fps)
     videos.append({"file": f"real/{silent}.mp4", "split": "test", "label": 0, "kind": "real"})
     return pd.DataFrame(videos)

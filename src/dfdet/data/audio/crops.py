@@ -54,3 +54,18 @@ def windows(
     elif cover_tail and starts[-1] + length < n:
         starts.append(n - length)
     return np.stack([x[s : s + length] for s in starts]), starts
+
+
+def centred_window(wave: np.ndarray, centre: float, length: int) -> np.ndarray:
+    """The ``length`` samples of ``wave`` centred on sample ``centre``, zero-padded beyond its ends: the sound of a
+    clip of frames for audio-visual models (training, evaluation and prediction alike).
+
+    Returns:
+        Waveform (length,) float32.
+    """
+    out = np.zeros(length, np.float32)
+    start = int(round(centre - length / 2))
+    lo, hi = max(start, 0), min(start + length, len(wave))
+    if hi > lo:
+        out[lo - start : hi - start] = wave[lo:hi]
+    return out

@@ -50,9 +50,12 @@ class SyntheticSpec:
         return f"v{GENERATOR_VERSION}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
-def _trajectory(rng: np.random.Generator, frames: int) -> list[FrameParams]:
-    """Smooth head motion, lighting and talking/blinking over ``frames`` frames of one video."""
-    t = np.arange(frames, dtype=np.float32)
+def trajectory(rng: np.random.Generator, frames: int, speed: float = 1.0) -> list[FrameParams]:
+    """Smooth head motion, lighting and talking/blinking over ``frames`` frames of one video.
+
+    ``speed`` scales every motion's angular frequency (1: the sparse frames of the face set; about 0.1 at 25 fps).
+    """
+    t = np.arange(frames, dtype=np.float32) * speed
 
     def wave(amp: float, base: float) -> np.ndarray:
         return base + amp * np.sin(rng.uniform(0.15, 0.6) * t + rng.uniform(0, 2 * np.pi))
@@ -134,7 +137,7 @@ def _generate_split(spec: SyntheticSpec, split: str, n_ids: int, seq: np.random.
             donor_idx = int((i + rng.integers(1, n_ids)) % n_ids)
             fake_id = f"{real_id}_{method}" + (f"_id{donor_idx:03d}" if method == "faceswap" else "")
             background = render_background(size, rng)
-            frames = _trajectory(rng, spec.frames_per_video)
+            frames = trajectory(rng, spec.frames_per_video)
             noise_sigma = rng.uniform(0.0, 0.02)
             quality_real = int(rng.integers(*spec.jpeg_quality, endpoint=True))
             quality_fake = int(rng.integers(*spec.jpeg_quality, endpoint=True))

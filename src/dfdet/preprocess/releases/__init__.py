@@ -3,6 +3,7 @@
 Light to import (no torch): training builds these objects from ``data.source.release`` for its quick layout check.
 """
 
+from dfdet.preprocess.releases.audio_visual import AVDeepfake1MRelease, FakeAVCelebRelease, LAVDFRelease, LRSRelease
 from dfdet.preprocess.releases.base import Release, ReleaseConfigError
 from dfdet.preprocess.releases.celebdf import CelebDFRelease
 from dfdet.preprocess.releases.deeperforensics import DeeperForensicsRelease
@@ -15,13 +16,17 @@ from dfdet.preprocess.releases.uadfv import UADFVRelease
 from dfdet.preprocess.releases.wilddeepfake import WildDeepfakeRelease
 
 __all__ = [
+    "AVDeepfake1MRelease",
     "CelebDFRelease",
+    "DeeperForensicsRelease",
     "DF40Release",
     "DFDCRelease",
-    "DeeperForensicsRelease",
-    "FFIWRelease",
     "FaceForensicsRelease",
+    "FakeAVCelebRelease",
+    "FFIWRelease",
     "FolderRelease",
+    "LAVDFRelease",
+    "LRSRelease",
     "Release",
     "ReleaseConfigError",
     "UADFVRelease",
