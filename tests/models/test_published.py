@@ -120,6 +120,13 @@ def test_effort_matches_its_svd_residual_model(tmp_path: Path, compose_cfg) -> N
     torch.testing.assert_close(fake_probability(ckpt, x), expected, atol=1e-4, rtol=0)
     model, _ = load_detector(ckpt)
     assert type(model.net.blocks[0].attn.qkv).__name__ == "SVDResidualLinear"  # model/tuning=svd_residual
+    # export.py takes it unchanged: the merged ONNX graph gives the source's scores too
+    from dfdet.export.formats import load_onnx
+    from dfdet.tasks.export import export
+
+    out = tmp_path / "exported"
+    export(compose_cfg("export", [f"ckpt_path={ckpt}", f"output_dir={out}", "format=onnx", "speed=null"]))
+    torch.testing.assert_close(torch.sigmoid(load_onnx(out / "effort.onnx")(x)), expected, atol=1e-4, rtol=0)
 
 
 def openai_layout(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -222,3 +229,16 @@ def test_missing_and_foreign_files_are_one_line(tmp_path: Path, compose_cfg) -> 
         convert(tmp_path, compose_cfg, "gend", {"head.weight": torch.zeros(2, 32)}, *TINY_VIT)
     with pytest.raises(ModelConfigError, match="published.convert.encoder"):
         convert(tmp_path, compose_cfg, "univfd", {"fc.weight": torch.zeros(1, 16)}, *TINY_VIT)
+
+
+@pytest.mark.parametrize("experiment", ["effort_clip_l14", "gend_clip_l14", "univfd_clip_l14"])
+def test_foundation_experiments_without_weights_say_where(compose_cfg, tmp_path: Path, monkeypatch, experiment) -> None:
+    """No CLIP weights on disk: the backbone factory's one-line message, before any network is built."""
+    from dfdet.tasks.common import build
+
+    for var in ("HF_HOME", "HF_HUB_CACHE", "TORCH_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / var))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    cfg = compose_cfg("train", [f"experiment={experiment}"])
+    with pytest.raises(ModelConfigError, match="vit_large_patch14_clip_quickgelu_224.openai' are not reachable"):
+        build(cfg.model.net)
