@@ -242,3 +242,12 @@ def test_foundation_experiments_without_weights_say_where(compose_cfg, tmp_path:
     cfg = compose_cfg("train", [f"experiment={experiment}"])
     with pytest.raises(ModelConfigError, match="vit_large_patch14_clip_quickgelu_224.openai' are not reachable"):
         build(cfg.model.net)
+
+
+def test_cli_missing_weights_is_one_line(run_cli, tmp_path: Path) -> None:
+    done = run_cli("import_weights.py", "published=sbi", f"weights={tmp_path / 'FFc23.tar'}")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"error: weights={tmp_path / 'FFc23.tar'} does not exist: put the released file there "
+        "(docs/foundation_models.md)"
+    )
