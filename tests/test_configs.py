@@ -233,6 +233,9 @@ def test_every_experiment_runs_a_few_steps(tiny_cfg, experiment: str) -> None:
         }[experiment]  # fmt: skip
         overrides = ["data=synthetic_images", "data.source.per_generator=[8,4,4]", *net, "model.input.size=32"]
         overrides += EXPERIMENT_TINY[4:]
+    if experiment.endswith("_clip_l14"):  # face recipes on CLIP ViT-L/14: a tiny ViT stand-in of the same family
+        overrides = [EXPERIMENT_TINY[0], "model.net.name=test_vit", "++model.net.img_size=32", "model.input.size=32",
+                     *EXPERIMENT_TINY[2:3], *EXPERIMENT_TINY[4:]]  # fmt: skip
     cfg = tiny_cfg(f"experiment={experiment}", *overrides)
     metrics = train(cfg)
     assert "test/auc" in metrics

@@ -13,8 +13,8 @@ from dfdet.models import build_backbone
 from dfdet.models.backbone import feature_settings
 
 PRESETS = {  # preset -> (timm name, tiny stand-in for the test)
-    "clip_b16": ("vit_base_patch16_clip_224.openai", "test_vit"),
-    "clip_l14": ("vit_large_patch14_clip_224.openai", "test_vit"),
+    "clip_b16": ("vit_base_patch16_clip_quickgelu_224.openai", "test_vit"),
+    "clip_l14": ("vit_large_patch14_clip_quickgelu_224.openai", "test_vit"),
     "dinov2_l14": ("vit_large_patch14_dinov2.lvd142m", "test_vit"),
     "pe_l14": ("vit_pe_core_large_patch14_336", "test_vit"),
     "convnext_b": ("convnext_base.fb_in22k_ft_in1k", "test_convnext"),

@@ -185,3 +185,35 @@ def test_tuning_composes_with_every_option(tiny_cfg) -> None:
         cfg = tiny_cfg(*TINY_VIT, f"model/tuning={strategy}")
         model = instantiate(cfg.model)
         assert model.eval()(torch.randn(2, 3, 32, 32)).shape == (2,)
+
+
+@pytest.mark.parametrize("strategy", ["lora", "svd_residual"])
+def test_grad_checkpointing_keeps_outputs_and_gradients(compose_cfg, strategy: str) -> None:
+    """``model.grad_checkpointing=true`` (timm's set_grad_checkpointing): the same loss and the same gradient on every
+    trained parameter, with a frozen backbone and inputs that need no gradient."""
+    from hydra.utils import instantiate
+
+    def grads(checkpointing: bool) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        cfg = compose_cfg("train", ["model=clip_b16", "model.net.name=test_vit", "model.net.pretrained=false",
+                                    "++model.net.img_size=32", "model.input.size=32", f"model/tuning={strategy}",
+                                    f"model.grad_checkpointing={str(checkpointing).lower()}"])  # fmt: skip
+        torch.manual_seed(0)
+        model = instantiate(cfg.model).train()
+        x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+        loss = model(x).square().sum()
+        loss.backward()
+        return loss.detach(), {n: p.grad for n, p in model.named_parameters() if p.requires_grad}
+
+    loss, plain = grads(False)
+    loss_ckpt, checkpointed = grads(True)
+    torch.testing.assert_close(loss_ckpt, loss)
+    assert plain.keys() == checkpointed.keys() and all(g is not None for g in checkpointed.values())
+    for name, grad in plain.items():
+        torch.testing.assert_close(checkpointed[name], grad, atol=1e-6, rtol=1e-5)
+
+
+def test_grad_checkpointing_needs_a_timm_network() -> None:
+    from dfdet.errors import ModelConfigError
+
+    with pytest.raises(ModelConfigError, match="grad_checkpointing"):
+        DeepfakeDetector(nn.Linear(4, 1), optimizer=torch.optim.SGD, grad_checkpointing=True)

@@ -13,6 +13,7 @@ from torch import nn
 
 from dfdet import __version__
 from dfdet.contract import ContractError, InputContract
+from dfdet.errors import ModelConfigError
 from dfdet.metrics import DetectionMetrics
 from dfdet.metrics.calibration import fit_temperature, scale_probability, uncertain_band
 from dfdet.metrics.functional import aggregate_by_video
@@ -41,6 +42,16 @@ class TimmNet(Protocol):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor: ...
 
     def get_classifier(self) -> nn.Module: ...
+
+
+def _enable_grad_checkpointing(net: nn.Module) -> None:
+    enable = getattr(net, "set_grad_checkpointing", None)
+    if enable is None:
+        raise ModelConfigError(
+            f"model.grad_checkpointing=true needs a timm network (set_grad_checkpointing); {type(net).__name__} "
+            "has none"
+        )
+    enable(True)
 
 
 class DeepfakeDetector(L.LightningModule):
@@ -72,6 +83,9 @@ class DeepfakeDetector(L.LightningModule):
             inputs are then clips (B, T, 3, H, W) and each clip gets one logit. None: frame model.
         tuning: a tuning strategy (``model/tuning=...``, see :mod:`dfdet.models.tuning`) applied to ``net`` once,
             here: it chooses what trains and may add loss terms (:meth:`tuning_losses`). None: everything trains.
+        grad_checkpointing: recompute each block's activations in backward instead of keeping them (timm's
+            ``set_grad_checkpointing``): less training memory for one more forward pass per block. Outputs and
+            gradients are unchanged; weights and checkpoints too.
     """
 
     threshold: torch.Tensor  # buffer: the decision threshold (chosen on validation unless fixed)
@@ -97,6 +111,7 @@ class DeepfakeDetector(L.LightningModule):
         compile: bool = False,
         head: Callable[[int], nn.Module] | None = None,
         tuning: Tuning | None = None,
+        grad_checkpointing: bool = False,
     ) -> None:
         super().__init__()
         if input is None:
@@ -112,6 +127,8 @@ class DeepfakeDetector(L.LightningModule):
         self.hparams["input"] = self.contract.to_dict()  # plain types: checkpoints load with weights_only=True
         self.tuning = tuning
         self.net = tuning(net) if tuning is not None else net
+        if grad_checkpointing:
+            _enable_grad_checkpointing(self.net)
         self.head = head(int(cast(TimmNet, net).num_features)) if head is not None else None
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler

@@ -158,7 +158,8 @@ class LayerNormTuning(Full):
         old = classifier(net)
         if not isinstance(old, nn.Linear):
             raise ModelConfigError("model/tuning=layernorm needs a linear classifier (timm's num_classes >= 1)")
-        head = NormalisedLinear(old.in_features, old.out_features)
+        head = NormalisedLinear(old.in_features, old.out_features).to(old.weight.device, old.weight.dtype)
+        head.linear.load_state_dict(old.state_dict())  # starts from the network's classifier (imported weights too)
         _replace_classifier(net, old, head)
         norms = [m for m in net.modules() if isinstance(m, nn.LayerNorm) and m.elementwise_affine]
         if not norms:
