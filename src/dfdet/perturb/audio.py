@@ -9,6 +9,7 @@ call it.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ def _encode(wave: np.ndarray, sample_rate: int, codec: str, kbps: float) -> tupl
     data = resample(wave, sample_rate, rate) if rate != sample_rate else wave
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format=fmt) as container:
-        stream = container.add_stream(encoder, rate=rate)
+        stream: Any = container.add_stream(encoder, rate=rate)
         stream.bit_rate = int(kbps * 1000)
         stream.layout = "mono"
         stream.format = sample_fmt
@@ -65,7 +66,7 @@ def codec_roundtrip(wave: np.ndarray, sample_rate: int, codec: str, kbps: float)
     data, rate = _encode(wave, sample_rate, codec, kbps)
     resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
     chunks = []
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         for frame in container.decode(audio=0):
             chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
     chunks += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]

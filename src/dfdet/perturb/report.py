@@ -95,9 +95,9 @@ def save_curves(result: SweepResult, folder: Path, title: str = "") -> list[Path
         for metric, colour in (("auc", "C0"), ("eer", "C3")):
             values = [math.nan if r[metric] is None else r[metric] for r in mine]
             ax.plot(levels, values, "o-", color=colour, label=f"video {metric.upper()}")
-            lows = [r.get(f"{metric}_ci") for r in mine]
-            if all(lows):
-                ax.fill_between(levels, [c[0] for c in lows], [c[1] for c in lows], color=colour, alpha=0.15)
+            bands = [r[f"{metric}_ci"] for r in mine if r.get(f"{metric}_ci")]
+            if len(bands) == len(mine):
+                ax.fill_between(levels, [c[0] for c in bands], [c[1] for c in bands], color=colour, alpha=0.15)
             if clean[metric] is not None:
                 ax.axhline(clean[metric], color=colour, ls=":", lw=1, label=f"clean {metric.upper()}")
         d = DISTORTIONS.get(name)

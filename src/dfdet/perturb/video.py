@@ -48,7 +48,7 @@ def decode_frames(data: bytes | str | os.PathLike) -> np.ndarray:
     import av
 
     source = io.BytesIO(data) if isinstance(data, bytes) else str(data)
-    with av.open(source) as container:
+    with av.open(source, mode="r") as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     return np.stack(frames) if frames else np.zeros((0, 0, 0, 3), np.uint8)
 
@@ -76,8 +76,10 @@ def reencode_file(src: str | os.PathLike, dst: str | os.PathLike, crf: float, pr
             stream.pix_fmt = "yuv420p"
             stream.options = {"crf": f"{crf:g}", "preset": preset}
             for frame in inp.decode(vin):
-                image = frame.to_ndarray(format="rgb24")[: stream.height, : stream.width]
-                for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
+                image: np.ndarray = frame.to_ndarray(format="rgb24")[: stream.height, : stream.width]
+                for packet in stream.encode(
+                    av.VideoFrame.from_ndarray(np.ascontiguousarray(image, np.uint8), format="rgb24")
+                ):
                     out.mux(packet)
             for packet in stream.encode():
                 out.mux(packet)

@@ -161,11 +161,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if audio is not None:
         result.update(_audio_visual(cfg, model, audio, sources, out, names))
     aggregation = model.stage_metrics("test").aggregation
+    extra = _robustness_and_breakdowns(cfg, model, datamodule, out, f"{name} {cfg.split}", result)
     write_json(
         out / "metrics.json",
         {
             **result,
             **{f"{cfg.split}/{k}": v for k, v in summary.items()},
+            **extra,
             "threshold": float(model.threshold),
             "temperature": float(model.temperature),
             "uncertain_band": list(model.band() or ()) or None,
@@ -181,6 +183,30 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         _print_fusion(result, cfg.split)
     warn_small(summary)
     return result
+
+
+def _robustness_and_breakdowns(
+    cfg: DictConfig,
+    model: DeepfakeDetector,
+    datamodule: DeepfakeDataModule,
+    out: Path,
+    title: str,
+    result: dict[str, float],
+) -> dict[str, Any]:
+    """The perturbation sweep (``perturb=default``) and the breakdowns (``breakdown=[...]``) when asked: their
+    ``metrics.json`` entries; their headline numbers join ``result`` (docs/robustness.md)."""
+    from dfdet.metrics.breakdown import breakdown_report
+    from dfdet.perturb.task import evaluate_robustness, sweep_requested
+
+    extra: dict[str, Any] = {}
+    if cfg.get("breakdown"):
+        extra["breakdown"] = breakdown_report(model, datamodule, list(cfg.breakdown), out, cfg.split)
+    if sweep_requested(cfg):
+        robust = evaluate_robustness(cfg, model, datamodule, out, title)
+        result[f"{cfg.split}/robust_mean_auc"] = robust["mean_auc"] if robust["mean_auc"] is not None else float("nan")
+        result[f"{cfg.split}/robust_mean_eer"] = robust["mean_eer"] if robust["mean_eer"] is not None else float("nan")
+        extra["robustness"] = robust
+    return extra
 
 
 def uncertainty_report(
