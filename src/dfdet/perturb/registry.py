@@ -36,6 +36,11 @@ def _vc(media: np.ndarray, crf: float, rng: np.random.Generator | None = None) -
     return h264_roundtrip(media, crf)
 
 
+def _source_only(media: np.ndarray, crf: float, rng: np.random.Generator | None = None) -> np.ndarray:
+    raise ValueError("H264 re-encodes source videos (perturb.mode=faithful, dfdet.perturb.faithful); on stored "
+                     "crops use VC")  # fmt: skip
+
+
 _I, _A = "image", "audio"
 DISTORTIONS: dict[str, Distortion] = {
     d.name: d
@@ -59,6 +64,8 @@ DISTORTIONS: dict[str, Distortion] = {
         Distortion("resize", _I, (0.5, 2.0), "scale", image_ops.resize, description="resize down or up"),
         Distortion("social", _I, (1.0,), "strength", image_ops.social_media,
                    description="social-media chain: resize, JPEG, sharpen"),
+        Distortion("H264", "video", (23, 28, 33, 38, 43), "H.264 CRF", _source_only,
+                   description="source video re-encoded (H.264) before cropping"),
         Distortion("mp3", _A, (128, 64, 32, 16), "kbit/s", lambda w, p, sr, rng: audio_ops.codec_roundtrip(
             w, sr, "mp3", p), description="MP3 (libmp3lame)"),
         Distortion("aac", _A, (128, 64, 32, 16), "kbit/s", lambda w, p, sr, rng: audio_ops.codec_roundtrip(
@@ -115,6 +122,11 @@ def item_rng(seed: int, setting: Setting, key: int) -> np.random.Generator:
     """The generator of one item under one setting: depends on the seed, the setting and the item only (not on the
     order or the worker that draws it)."""
     return np.random.default_rng([int(seed), setting.uid, int(key)])
+
+
+def video_settings(crfs: Sequence[float] | None = None) -> list[Setting]:
+    """The faithful mode's settings: the source video re-encoded with H.264 at each CRF (None: 23 to 43)."""
+    return [Setting("H264", i + 1, float(c)) for i, c in enumerate(crfs or DISTORTIONS["H264"].levels)]
 
 
 def build_settings(

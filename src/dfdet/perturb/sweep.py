@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -62,6 +62,12 @@ class DecodedCache:
         return media
 
 
+class MediaSource(Protocol):
+    """Decoded media by dataset item (:class:`DecodedCache`, or media distorted upstream)."""
+
+    def get(self, i: int) -> np.ndarray: ...
+
+
 @dataclass
 class SweepResult:
     """The scores of every setting, the clean ones first (``setting`` None), and the time each took."""
@@ -74,7 +80,7 @@ class SweepResult:
 def score_items(
     model: Any,
     dataset: RawDataset,
-    cache: DecodedCache,
+    cache: MediaSource,
     setting: Setting | None,
     seed: int,
     batch_size: int = 64,
@@ -124,15 +130,21 @@ def run_sweep(
     cache_mb: float = 4096,
     bootstrap: int = 0,
     sample_rate: int | None = None,
-    on_setting: Callable[[Setting | None, dict[str, Any]], None] | None = None,
+    prepared: dict[Setting, MediaSource] | None = None,
 ) -> SweepResult:
     """Scores ``dataset`` clean, then under each setting; see :func:`~dfdet.metrics.scores.video_scores` for the
-    numbers of each row (plus ``distortion``, ``level``, ``param``; the clean row has ``distortion`` ``clean``)."""
+    numbers of each row (plus ``distortion``, ``level``, ``param``; the clean row has ``distortion`` ``clean``).
+
+    ``prepared`` gives, for settings applied upstream of the items (the faithful mode's re-encoded source videos),
+    the media of each item already distorted; they are scored as they are.
+    """
     cache = DecodedCache(dataset, cache_mb)
     result = SweepResult()
     for setting in [None, *settings]:
         start = time.perf_counter()
-        rows = score_items(model, dataset, cache, setting, seed, batch_size, workers, sample_rate)
+        upstream = (prepared or {}).get(setting) if setting is not None else None
+        media, applied = (upstream, None) if upstream is not None else (cache, setting)
+        rows = score_items(model, dataset, media, applied, seed, batch_size, workers, sample_rate)
         scores = video_scores(rows["preds"], rows["target"], rows["video_idx"], threshold, aggregation, top_k,
                               bootstrap, seed)  # fmt: skip
         name = "clean" if setting is None else setting.name
@@ -144,8 +156,6 @@ def run_sweep(
             **scores,
         }
         result.rows.append(row)
-        if on_setting is not None:
-            on_setting(setting, row)
         log.info("%s: AUC %s, EER %s (%.1f s)", name, row["auc"], row["eer"], result.seconds[name])
     log.info("Decoded %d items once for %d settings (%.0f MB kept)", cache.reads, len(settings) + 1, cache.used / 2**20)
     return result

@@ -9,7 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from dfdet.errors import DfdetError
-from dfdet.perturb.registry import build_settings
+from dfdet.perturb.registry import build_settings, video_settings
 from dfdet.perturb.report import write_sweep
 from dfdet.perturb.sweep import run_sweep
 
@@ -21,7 +21,9 @@ class PerturbConfigError(DfdetError):
 def sweep_requested(cfg: DictConfig) -> bool:
     """Whether ``cfg.perturb`` asks for a sweep (``perturb=none`` leaves ``settings: []``)."""
     node = cfg.get("perturb")
-    return node is not None and (node.get("settings") is None or len(node.get("settings")) > 0)
+    if node is None:
+        return False
+    return node.get("mode") == "faithful" or node.get("settings") is None or len(node.get("settings")) > 0
 
 
 def evaluate_robustness(cfg: DictConfig, model: Any, datamodule: Any, out: Path, title: str) -> dict[str, Any]:
@@ -40,10 +42,24 @@ def evaluate_robustness(cfg: DictConfig, model: Any, datamodule: Any, out: Path,
                                  "audio model of an audio-visual pair separately")  # fmt: skip
     names = node.get("settings")
     levels = OmegaConf.to_container(node.levels, resolve=True) if node.get("levels") else None
+    mode = str(node.get("mode") or "fast")
+    if mode not in ("fast", "faithful"):
+        raise PerturbConfigError(f"perturb.mode={mode}: choose fast (stored crops) or faithful (source videos)")
     try:
         settings = build_settings(contract.modality, None if names is None else list(names), levels)  # type: ignore[arg-type]
     except ValueError as exc:
         raise PerturbConfigError(f"perturb.settings: {exc}") from exc
+    prepared = None
+    if mode == "faithful":
+        if contract.modality != "face":
+            raise PerturbConfigError("perturb.mode=faithful re-encodes the source videos of face data")
+        from dfdet.perturb.faithful import faithful_media
+
+        crfs = [float(c) for c in node.get("crf") or []] or None
+        video = video_settings(crfs)
+        media = faithful_media(datamodule, cfg.split, [s.param for s in video])
+        prepared = {s: media[s.param] for s in video}
+        settings = [*video, *settings]
     dataset = datamodule.datasets[cfg.split]
     missing = [m for m in ("raw", "raw_key", "from_raw") if not hasattr(dataset, m)]
     if missing:
@@ -62,6 +78,7 @@ def evaluate_robustness(cfg: DictConfig, model: Any, datamodule: Any, out: Path,
         cache_mb=float(node.cache_mb),
         bootstrap=int(node.bootstrap),
         sample_rate=contract.sample_rate,
+        prepared=prepared,  # type: ignore[arg-type]
     )
     summary = write_sweep(result, out, title)
     summary["seed"] = int(node.seed)

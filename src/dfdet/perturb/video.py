@@ -53,6 +53,22 @@ def decode_frames(data: bytes | str | os.PathLike) -> np.ndarray:
     return np.stack(frames) if frames else np.zeros((0, 0, 0, 3), np.uint8)
 
 
+def decode_selected(path: str | os.PathLike, indices: set[int]) -> dict[int, np.ndarray]:
+    """The frames of a video file at ``indices`` (decode order, from 0) as RGB (H, W, 3) uint8; the others are
+    decoded and dropped, so memory holds only the chosen ones. Indices past the end are missing from the result."""
+    import av
+
+    out: dict[int, np.ndarray] = {}
+    last = max(indices) if indices else -1
+    with av.open(str(path), mode="r") as container:
+        for k, frame in enumerate(container.decode(video=0)):
+            if k in indices:
+                out[k] = frame.to_ndarray(format="rgb24")
+            if k >= last:
+                break
+    return out
+
+
 def h264_roundtrip(frames: np.ndarray, crf: float, fps: float = 25.0) -> np.ndarray:
     """Frames (T, H, W, 3) (or one image (H, W, 3)) after H.264 encoding at ``crf`` and decoding, same shape."""
     single = frames.ndim == 3
