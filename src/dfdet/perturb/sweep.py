@@ -76,7 +76,7 @@ class SweepResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def score_items(
     model: Any,
     dataset: RawDataset,
@@ -103,17 +103,20 @@ def score_items(
     device = next(iter(model.parameters())).device
     preds, target, video = [], [], []
     chunks = [range(s, min(s + batch_size, len(dataset))) for s in range(0, len(dataset), batch_size)]
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        pending = [pool.submit(make, i) for i in chunks[0]] if chunks else []
-        for k in range(len(chunks)):
-            items = [f.result() for f in pending]
-            pending = [pool.submit(make, i) for i in chunks[k + 1]] if k + 1 < len(chunks) else []  # one ahead
+    pool = ThreadPoolExecutor(workers) if workers > 1 else None
+    try:
+        for chunk in chunks:
+            # Items are made, then scored: overlapping the two only makes CPU threads fight the network's own.
+            items = list(pool.map(make, chunk)) if pool is not None else [make(i) for i in chunk]
             batch = default_collate(items)
             inputs = model.inputs({key: v.to(device) for key, v in batch.items()})
             logits = model(inputs)
             preds.append(torch.sigmoid(logits.float() / model.temperature).cpu())
             target.append(batch["label"])
             video.append(batch["video_idx"])
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return {"preds": torch.cat(preds), "target": torch.cat(target), "video_idx": torch.cat(video)}
 
 
