@@ -8,10 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from dfdet.metrics.bootstrap import _auc
 from dfdet.metrics.breakdown import group_scores, video_groups
-from dfdet.tasks.evaluate import evaluate
+from dfdet.models import load_detector
+from dfdet.perturb.registry import build_settings
+from dfdet.perturb.sweep import DecodedCache, run_sweep, score_items
+from dfdet.tasks.common import build
+from dfdet.tasks.evaluate import _data_config, evaluate
 
 
 def test_sweep_writes_table_curves_and_metrics(trained_task_cfg, tmp_path: Path) -> None:
@@ -32,16 +37,23 @@ def test_sweep_writes_table_curves_and_metrics(trained_task_cfg, tmp_path: Path)
     assert list(table["distortion"]) == ["clean", "GB", "GB", "BW", "BW"] and "auc_ci_low" in table.columns
     assert "| GB | 2 | 21 kernel side |" in (out / "robustness.md").read_text()
     assert (out / "robustness" / "GB.png").stat().st_size > 1000 and (out / "robustness" / "BW.png").is_file()
-    # Deterministic for a seed: the same sweep again gives the same numbers.
-    again = evaluate(trained_task_cfg("evaluate", "eval2", "perturb=default", "perturb.settings=[BW]",
-                                      "perturb.levels={BW:[16,80]}", "perturb.bootstrap=0", "perturb.workers=1",
-                                      "perturb.batch_size=5"))  # fmt: skip
-    rerun = json.loads((tmp_path / "eval2" / "metrics.json").read_text())["robustness"]["settings"]
-    assert [r["auc"] for r in rerun] == pytest.approx([r["auc"] for r in robust["settings"][2:]], abs=1e-9)
-    assert again["test/robust_mean_auc"] == pytest.approx(np.mean([r["auc"] for r in rerun]))
     # Breakdowns: a table per column, in metrics.json
     methods = {r["group"] for r in saved["breakdown"]["method"]}
     assert "real" in methods and len(methods) > 1 and (out / "breakdown_face_size.csv").is_file()
+
+
+def test_sweep_is_deterministic_whatever_the_batches_and_threads(trained_task_cfg) -> None:
+    cfg = trained_task_cfg("evaluate", "unused")
+    model, train_cfg = load_detector(cfg.ckpt_path)
+    datamodule = build(_data_config(cfg, train_cfg))
+    datamodule.setup("test")
+    dataset = datamodule.datasets["test"]
+    settings = build_settings("face", ["GNC"], {"GNC": [0.05]})  # random: draws per (seed, setting, item)
+    runs = [run_sweep(model, dataset, settings, seed=3, threshold=0.5, batch_size=b, workers=w, cache_mb=mb).rows
+            for b, w, mb in ((5, 1, 0), (16, 3, 100))]  # fmt: skip
+    assert [r["auc"] for r in runs[0]] == pytest.approx([r["auc"] for r in runs[1]], abs=1e-9)
+    moved = score_items(model, dataset, DecodedCache(dataset, 10), settings[0], seed=4)["preds"]
+    assert not torch.equal(moved, score_items(model, dataset, DecodedCache(dataset, 10), settings[0], seed=3)["preds"])
 
 
 def test_group_scores_against_a_hand_computation() -> None:
@@ -69,3 +81,29 @@ def test_video_groups_from_manifest_columns_and_face_boxes() -> None:
     assert list(video_groups(manifest, "face_size")) == ["<64", ">=256", "128-255"]  # medians 60, 295, 140
     with pytest.raises(Exception, match="neither a manifest column"):
         video_groups(manifest, "camera")
+
+
+@pytest.mark.slow
+def test_audio_sweep_and_speaker_breakdown(untrained_audio_ckpt: Path, compose_cfg, tmp_path: Path) -> None:
+    cfg = compose_cfg("evaluate", [
+        f"ckpt_path={untrained_audio_ckpt}", "data=synthetic_audio", "data.source.speakers=[2,2,3]",
+        "data.source.utterances_per_speaker=2", "data.source.seconds=[1.0,1.5]", f"paths.data_dir={tmp_path / 'data'}",
+        f"paths.output_dir={tmp_path / 'out'}", "trainer=cpu", "perturb=default",
+        "perturb.settings=[mp3,noise,packet_loss,narrowband]", "perturb.levels={mp3:[16],noise:[10],packet_loss:[0.2]}",
+        "perturb.bootstrap=0", "breakdown=[speaker]",
+    ])  # fmt: skip
+    evaluate(cfg)
+    saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    names = [f"{r['distortion']}/{r['param']:g}" for r in saved["robustness"]["settings"]]
+    assert names == ["mp3/16", "noise/10", "packet_loss/0.2", "narrowband/8000"]
+    assert saved["robustness"]["clean"]["real"] + saved["robustness"]["clean"]["fake"] == 12
+    assert len(saved["breakdown"]["speaker"]) == 3
+    with pytest.raises(Exception, match="applies to image"):
+        evaluate(compose_cfg("evaluate", [*cfg_overrides(cfg), "perturb.settings=[GB]"]))
+
+
+def cfg_overrides(cfg) -> list[str]:  # type: ignore[no-untyped-def]
+    return [f"ckpt_path={cfg.ckpt_path}", "data=synthetic_audio", "data.source.speakers=[2,2,3]",
+            "data.source.utterances_per_speaker=2", "data.source.seconds=[1.0,1.5]",
+            f"paths.data_dir={cfg.paths.data_dir}", f"paths.output_dir={cfg.paths.output_dir}2", "trainer=cpu",
+            "perturb=default"]  # fmt: skip

@@ -9,7 +9,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from dfdet.errors import DfdetError
-from dfdet.perturb.registry import build_settings, video_settings
+from dfdet.perturb.registry import Setting, build_settings, video_settings
 from dfdet.perturb.report import write_sweep
 from dfdet.perturb.sweep import run_sweep
 
@@ -26,6 +26,30 @@ def sweep_requested(cfg: DictConfig) -> bool:
     return node.get("mode") == "faithful" or node.get("settings") is None or len(node.get("settings")) > 0
 
 
+def plan(cfg: DictConfig, modality: str) -> list[Setting]:
+    """The settings ``cfg.perturb`` asks for on data of ``modality`` (the faithful mode's H.264 ones are added by
+    :func:`evaluate_robustness`); checked before anything is scored.
+
+    Raises:
+        PerturbConfigError: an unknown distortion or mode, one of another modality, or audio-visual data.
+    """
+    node = cfg.perturb
+    if modality == "audio_visual":
+        raise PerturbConfigError("perturbation sweeps cover face, image and audio models; score the face and the "
+                                 "audio model of an audio-visual pair separately")  # fmt: skip
+    mode = str(node.get("mode") or "fast")
+    if mode not in ("fast", "faithful"):
+        raise PerturbConfigError(f"perturb.mode={mode}: choose fast (stored crops) or faithful (source videos)")
+    if mode == "faithful" and modality != "face":
+        raise PerturbConfigError("perturb.mode=faithful re-encodes the source videos of face data")
+    names = node.get("settings")
+    levels = OmegaConf.to_container(node.levels, resolve=True) if node.get("levels") else None
+    try:
+        return build_settings(modality, None if names is None else list(names), levels)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise PerturbConfigError(f"perturb.settings: {exc}") from exc
+
+
 def evaluate_robustness(cfg: DictConfig, model: Any, datamodule: Any, out: Path, title: str) -> dict[str, Any]:
     """Runs the sweep of ``cfg.perturb`` on ``cfg.split`` and writes its outputs into ``out``.
 
@@ -37,22 +61,9 @@ def evaluate_robustness(cfg: DictConfig, model: Any, datamodule: Any, out: Path,
     """
     node = cfg.perturb
     contract = model.contract
-    if contract.modality == "audio_visual":
-        raise PerturbConfigError("perturbation sweeps cover face, image and audio models; score the face and the "
-                                 "audio model of an audio-visual pair separately")  # fmt: skip
-    names = node.get("settings")
-    levels = OmegaConf.to_container(node.levels, resolve=True) if node.get("levels") else None
-    mode = str(node.get("mode") or "fast")
-    if mode not in ("fast", "faithful"):
-        raise PerturbConfigError(f"perturb.mode={mode}: choose fast (stored crops) or faithful (source videos)")
-    try:
-        settings = build_settings(contract.modality, None if names is None else list(names), levels)  # type: ignore[arg-type]
-    except ValueError as exc:
-        raise PerturbConfigError(f"perturb.settings: {exc}") from exc
+    settings = plan(cfg, contract.modality)
     prepared = None
-    if mode == "faithful":
-        if contract.modality != "face":
-            raise PerturbConfigError("perturb.mode=faithful re-encodes the source videos of face data")
+    if node.get("mode") == "faithful":
         from dfdet.perturb.faithful import faithful_media
 
         crfs = [float(c) for c in node.get("crf") or []] or None

@@ -139,6 +139,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     _configure(model, cfg)
     data_cfg = _data_config(cfg, train_cfg)
     check_modality(model.contract, data_cfg)
+    _check_perturb(cfg, model.contract.modality)
     datamodule = build(data_cfg)
     datamodule.check()
     save_resolved_config(cfg, out / "config_resolved.yaml")
@@ -183,6 +184,14 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         _print_fusion(result, cfg.split)
     warn_small(summary)
     return result
+
+
+def _check_perturb(cfg: DictConfig, modality: str) -> None:
+    """A perturbation sweep's settings are checked before anything is scored (docs/robustness.md)."""
+    from dfdet.perturb.task import plan, sweep_requested
+
+    if sweep_requested(cfg):
+        plan(cfg, modality)
 
 
 def _robustness_and_breakdowns(
