@@ -107,3 +107,22 @@ def cfg_overrides(cfg) -> list[str]:  # type: ignore[no-untyped-def]
             "data.source.utterances_per_speaker=2", "data.source.seconds=[1.0,1.5]",
             f"paths.data_dir={cfg.paths.data_dir}", f"paths.output_dir={cfg.paths.output_dir}2", "trainer=cpu",
             "perturb=default"]  # fmt: skip
+
+
+def test_compression_and_resolution_are_derived_from_the_files(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from dfdet.perturb.video import h264_encode
+
+    rng = np.random.default_rng(0)
+    pixels = (rng.random((40, 60, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "a.jpg", quality=60)
+    Image.fromarray(pixels).save(tmp_path / "b.png")
+    (tmp_path / "c.mp4").write_bytes(h264_encode(np.stack([pixels[:, :60]] * 5), crf=30))
+    manifest = pd.DataFrame({
+        "video_idx": [0, 1, 2], "path": [str(tmp_path / n) for n in ("a.jpg", "b.png", "x.jpg")],
+        "source_path": [None, None, str(tmp_path / "c.mp4")],
+    })  # fmt: skip
+    assert list(video_groups(manifest, "compression"))[:2] == ["q50-74", "lossless"]
+    assert video_groups(manifest, "compression")[2] in ("<0.05", "0.05-0.1", "0.1-0.2", ">=0.2")
+    assert list(video_groups(manifest, "resolution")) == ["<=360"] * 3  # 40-px sides, a 40-line video

@@ -111,6 +111,18 @@ def jpeg_quality_label(q: int) -> str:
     return "q<50" if q < 50 else "q50-74" if q < 75 else "q75-89" if q < 90 else "q>=90"
 
 
+def check_columns(manifest: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Raises :class:`BreakdownError` for a column neither in ``manifest`` nor derivable from it (before scoring)."""
+    for column in columns:
+        if column in manifest.columns or column in ("resolution", "compression"):
+            continue
+        if column == "face_size" and "box" in manifest.columns:
+            continue
+        available = sorted(c for c in manifest.columns if c not in ("path", "video_idx"))
+        raise BreakdownError(f"breakdown column '{column}' is neither a manifest column ({available}) nor one of "
+                             f"{list(DERIVED)} with what it needs (face_size needs 'box')")  # fmt: skip
+
+
 def video_groups(manifest: pd.DataFrame, column: str) -> np.ndarray:
     """The group of each ``video_idx`` (index into the result) for ``column``: the manifest's own column, else a
     derived one (:data:`DERIVED`).
@@ -142,9 +154,8 @@ def video_groups(manifest: pd.DataFrame, column: str) -> np.ndarray:
                 side, label = _image_probe(str(row["path"]))
                 out[vid] = resolution_bin(side) if column == "resolution" else label
         return out
-    available = sorted(c for c in manifest.columns if c not in ("path", "video_idx"))
-    raise BreakdownError(f"breakdown column '{column}' is neither a manifest column ({available}) nor one of "
-                         f"{list(DERIVED)} with what it needs (face_size needs 'box')")  # fmt: skip
+    check_columns(manifest, [column])  # names what is missing
+    raise BreakdownError(f"breakdown column '{column}' cannot be derived from this manifest")
 
 
 def group_scores(
@@ -204,4 +215,4 @@ def breakdown_report(model: Any, datamodule: Any, columns: list[str], out: Path,
     return report
 
 
-__all__ = ["breakdown_report", "estimate_jpeg_quality", "group_scores", "video_groups"]
+__all__ = ["breakdown_report", "check_columns", "estimate_jpeg_quality", "group_scores", "video_groups"]

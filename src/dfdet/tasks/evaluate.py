@@ -145,6 +145,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     save_resolved_config(cfg, out / "config_resolved.yaml")
     datamodule.prepare_data()
     datamodule.setup("test")
+    if cfg.get("breakdown"):
+        from dfdet.metrics.breakdown import check_columns
+
+        check_columns(datamodule.manifest, list(cfg.breakdown))  # before scoring
     sources = _source_videos(cfg, datamodule) if audio is not None else {}
     loader = datamodule.val_dataloader() if cfg.split == "val" else datamodule.test_dataloader()
     model.set_methods(datamodule.methods())  # <split>/eer_<attack> for each attack or manipulation method
@@ -210,11 +214,13 @@ def _robustness_and_breakdowns(
     extra: dict[str, Any] = {}
     if cfg.get("breakdown"):
         extra["breakdown"] = breakdown_report(model, datamodule, list(cfg.breakdown), out, cfg.split)
+        print((out / "breakdown.md").read_text())
     if sweep_requested(cfg):
         robust = evaluate_robustness(cfg, model, datamodule, out, title)
         result[f"{cfg.split}/robust_mean_auc"] = robust["mean_auc"] if robust["mean_auc"] is not None else float("nan")
         result[f"{cfg.split}/robust_mean_eer"] = robust["mean_eer"] if robust["mean_eer"] is not None else float("nan")
         extra["robustness"] = robust
+        print((out / "robustness.md").read_text())
     return extra
 
 
