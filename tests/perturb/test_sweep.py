@@ -126,3 +126,16 @@ def test_compression_and_resolution_are_derived_from_the_files(tmp_path: Path) -
     assert list(video_groups(manifest, "compression"))[:2] == ["q50-74", "lossless"]
     assert video_groups(manifest, "compression")[2] in ("<0.05", "0.05-0.1", "0.1-0.2", ">=0.2")
     assert list(video_groups(manifest, "resolution")) == ["<=360"] * 3  # 40-px sides, a 40-line video
+
+
+@pytest.mark.parametrize("option", ["none", "default"])
+def test_perturb_options_compose_and_plan(compose_cfg, option: str) -> None:
+    from dfdet.perturb.task import PerturbConfigError, plan, sweep_requested
+
+    cfg = compose_cfg("evaluate", ["ckpt_path=x.ckpt", f"perturb={option}"])
+    assert sweep_requested(cfg) == (option == "default")
+    if option == "default":
+        assert len(plan(cfg, "face")) == 38 and len(plan(cfg, "audio")) == 22
+        cfg.perturb.mode = "faithful"
+        with pytest.raises(PerturbConfigError, match="source videos of face data"):
+            plan(cfg, "audio")
