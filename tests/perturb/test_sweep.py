@@ -139,3 +139,23 @@ def test_perturb_options_compose_and_plan(compose_cfg, option: str) -> None:
         cfg.perturb.mode = "faithful"
         with pytest.raises(PerturbConfigError, match="source videos of face data"):
             plan(cfg, "audio")
+
+
+def test_every_crop_of_an_image_shares_its_distortion(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from dfdet.data.datasets import ImageCropDataset
+    from dfdet.perturb.registry import Setting, item_rng
+
+    for k in range(2):
+        Image.fromarray((np.random.default_rng(k).random((80, 80, 3)) * 255).astype(np.uint8)).save(
+            tmp_path / f"{k}.png"
+        )
+    rows = pd.DataFrame({"path": [str(tmp_path / f"{k}.png") for k in range(2)], "label": [0, 1]})
+    ds = ImageCropDataset(rows, np.arange(2), 32, (0.5,) * 3, (0.5,) * 3, crop="grid", crops=4)
+    assert [ds.raw_key(i) for i in range(len(ds))] == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert all(torch.equal(ds[i]["image"], ds.from_raw(i, ds.raw(i))["image"]) for i in range(len(ds)))
+    noise = Setting("GNC", 5, 0.05)
+    image = ds.raw(5)
+    first, second = (noise.apply(image, item_rng(0, noise, ds.raw_key(i))) for i in (4, 5))
+    assert np.array_equal(first, second)  # one draw per image, whatever the crop
