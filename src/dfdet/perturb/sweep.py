@@ -99,6 +99,8 @@ def score_items(
             media = setting.apply(media, item_rng(seed, setting, dataset.raw_key(i)), sample_rate)
         return dataset.from_raw(i, media)
 
+    if getattr(dataset, "variable_size", False):
+        batch_size = 1  # items of each image's own size (whole-image models that read the image whole)
     model.eval()
     device = next(iter(model.parameters())).device
     preds, target, video = [], [], []

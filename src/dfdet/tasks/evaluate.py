@@ -163,10 +163,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     model.write_test_report(out, names, title=f"{name} {cfg.split}")
     summary = uncertainty_report(model, datamodule, out, title=f"{name} {cfg.split}")
     result.update(flat(summary, f"{cfg.split}/"))
+    extra = _robustness_and_breakdowns(cfg, model, datamodule, out, f"{name} {cfg.split}", result)
     if audio is not None:
         result.update(_audio_visual(cfg, model, audio, sources, out, names))
     aggregation = model.stage_metrics("test").aggregation
-    extra = _robustness_and_breakdowns(cfg, model, datamodule, out, f"{name} {cfg.split}", result)
     write_json(
         out / "metrics.json",
         {
