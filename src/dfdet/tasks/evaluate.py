@@ -190,6 +190,35 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     return result
 
 
+def uncertainty_report(
+    model: DeepfakeDetector, datamodule: DeepfakeDataModule, out: Path, title: str
+) -> dict[str, Any]:
+    """Bootstrap intervals and the size flag of the last test epoch, and its ``reliability.png`` in ``out`` (see
+    :func:`dfdet.metrics.uncertainty.video_uncertainty`)."""
+    metric = model.stage_metrics("test")
+    rows = model.predictions["test"]
+    save_reliability(rows, out / "reliability.png", metric.aggregation, metric.top_k, title=title)
+    speakers = datamodule.per_video("speaker")  # audio: resample speakers, not utterances
+    return video_uncertainty(rows, float(model.threshold), metric.aggregation, metric.top_k, speakers)
+
+
+def warn_small(summary: dict[str, Any]) -> None:
+    """One warning line when the evaluated set has fewer than 20 videos of either class."""
+    if summary["small_test_set"]:
+        log.warning("Small test set: %d real and %d fake videos (fewer than 20 of a class); the intervals are wide "
+                    "and the numbers say little", summary["real_videos"], summary["fake_videos"])  # fmt: skip
+
+
+def _print_fusion(result: dict[str, float], split: str) -> None:
+    """Video-level metrics side by side: face model, audio model (videos with sound), fused."""
+    columns = {"video": "video_", "audio": "audio_", "fused": "av_"}
+    names = ("auc", "ap", "eer", "acc", "precision", "recall", "f1")
+    table = {f"{col}/{m}": result[f"{split}/{p}{m}"] for col, p in columns.items() for m in names}
+    n, with_audio = int(result[f"{split}/videos"]), int(result[f"{split}/videos_with_audio"])
+    weight = result[f"{split}/audio_weight"]
+    print_metrics(table, title=f"{split}, audio-visual: {with_audio} of {n} videos with sound, audio weight {weight:g}")
+
+
 def _check_perturb(cfg: DictConfig, modality: str) -> None:
     """A perturbation sweep's settings are checked before anything is scored (docs/robustness.md)."""
     from dfdet.perturb.task import plan, sweep_requested
@@ -222,32 +251,3 @@ def _robustness_and_breakdowns(
         extra["robustness"] = robust
         print((out / "robustness.md").read_text())
     return extra
-
-
-def uncertainty_report(
-    model: DeepfakeDetector, datamodule: DeepfakeDataModule, out: Path, title: str
-) -> dict[str, Any]:
-    """Bootstrap intervals and the size flag of the last test epoch, and its ``reliability.png`` in ``out`` (see
-    :func:`dfdet.metrics.uncertainty.video_uncertainty`)."""
-    metric = model.stage_metrics("test")
-    rows = model.predictions["test"]
-    save_reliability(rows, out / "reliability.png", metric.aggregation, metric.top_k, title=title)
-    speakers = datamodule.per_video("speaker")  # audio: resample speakers, not utterances
-    return video_uncertainty(rows, float(model.threshold), metric.aggregation, metric.top_k, speakers)
-
-
-def warn_small(summary: dict[str, Any]) -> None:
-    """One warning line when the evaluated set has fewer than 20 videos of either class."""
-    if summary["small_test_set"]:
-        log.warning("Small test set: %d real and %d fake videos (fewer than 20 of a class); the intervals are wide "
-                    "and the numbers say little", summary["real_videos"], summary["fake_videos"])  # fmt: skip
-
-
-def _print_fusion(result: dict[str, float], split: str) -> None:
-    """Video-level metrics side by side: face model, audio model (videos with sound), fused."""
-    columns = {"video": "video_", "audio": "audio_", "fused": "av_"}
-    names = ("auc", "ap", "eer", "acc", "precision", "recall", "f1")
-    table = {f"{col}/{m}": result[f"{split}/{p}{m}"] for col, p in columns.items() for m in names}
-    n, with_audio = int(result[f"{split}/videos"]), int(result[f"{split}/videos_with_audio"])
-    weight = result[f"{split}/audio_weight"]
-    print_metrics(table, title=f"{split}, audio-visual: {with_audio} of {n} videos with sound, audio weight {weight:g}")
