@@ -55,16 +55,27 @@ class FrameDataset(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def _transform(self, i: int) -> torch.Tensor:
-        image = load_rgb(self.paths[i])
+    def _transform(self, i: int, image: np.ndarray) -> torch.Tensor:
         lms = self.landmarks[i] if self.landmarks is not None else None
         if lms is None or (isinstance(lms, float) and np.isnan(lms)):
             return self.transform(image)
         return self.transform(image, np.asarray(lms, dtype=np.float32))  # face-part cut-outs need the landmarks
 
+    def raw_key(self, i: int) -> int:
+        """The decoded media item ``i`` is made from (perturbation sweeps cache and distort it once)."""
+        return i
+
+    def raw(self, i: int) -> np.ndarray:
+        """The decoded media of item ``i``: the RGB crop (H, W, 3) uint8."""
+        return load_rgb(self.paths[i])
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return self.from_raw(i, self.raw(i))
+
+    def from_raw(self, i: int, image: np.ndarray) -> dict[str, torch.Tensor]:
+        """Item ``i`` made from its decoded (possibly distorted) media."""
         return {
-            "image": self._transform(i),
+            "image": self._transform(i, image),
             "label": self.labels[i],
             "video_idx": self.video_idx[i],
             "frame_index": self.frame_index[i],
@@ -116,9 +127,18 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.clips)
 
+    def raw_key(self, i: int) -> int:
+        return i
+
+    def raw(self, i: int) -> np.ndarray:
+        """The decoded frames of clip ``i``, (T, H, W, 3) uint8."""
+        return np.stack([load_rgb(p) for p in self.clips[i][0]])
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        paths, label, vid, first = self.clips[i]
-        frames = np.stack([load_rgb(p) for p in paths])
+        return self.from_raw(i, self.raw(i))
+
+    def from_raw(self, i: int, frames: np.ndarray) -> dict[str, torch.Tensor]:
+        _, label, vid, first = self.clips[i]
         return {
             "clip": self.transform.clip(frames),
             "label": torch.tensor(label),
@@ -172,11 +192,20 @@ class AudioDataset(Dataset):
         if self.rng is not None:
             self.rng = np.random.default_rng(seed)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+    def raw_key(self, i: int) -> int:
+        return i
+
+    def raw(self, i: int) -> np.ndarray:
+        """The whole decoded utterance (N,) float32 at ``sample_rate`` (without its leading and trailing silence
+        with ``trim_silence``)."""
         wave = load_audio(self.paths[i], self.sample_rate)
-        if self.trim_silence:
-            wave = trim_silence(wave, self.sample_rate)
-        wave = fixed_crop(wave, self.num_samples, self.rng)
+        return trim_silence(wave, self.sample_rate) if self.trim_silence else wave
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return self.from_raw(i, self.raw(i))
+
+    def from_raw(self, i: int, utterance: np.ndarray) -> dict[str, torch.Tensor]:
+        wave = fixed_crop(utterance, self.num_samples, self.rng)
         if self.augment is not None and self.rng is not None:
             wave = self.augment(wave, self.rng)
         return {
@@ -364,11 +393,21 @@ class ImageCropDataset(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
+    def raw_key(self, i: int) -> int:
+        """Every crop of an image is made from the same decoded (and distorted) image."""
+        return i // self.per_image
+
+    def raw(self, i: int) -> np.ndarray:
+        return load_rgb(self.paths[self.raw_key(i)])
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return self.from_raw(i, self.raw(i))
+
+    def from_raw(self, i: int, decoded: np.ndarray) -> dict[str, torch.Tensor]:
         from dfdet.transforms.crops import image_inputs
 
-        image, k = divmod(i, self.per_image)
-        inputs = image_inputs(load_rgb(self.paths[image]), **self.geometry)  # type: ignore[arg-type]
+        k = i % self.per_image
+        inputs = image_inputs(decoded, **self.geometry)  # type: ignore[arg-type]
         return {
             "image": torch.from_numpy(inputs[k]),
             "label": self.labels[i],

@@ -144,11 +144,16 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     _configure(model, cfg)
     data_cfg = _data_config(cfg, train_cfg)
     check_modality(model.contract, data_cfg)
+    _check_perturb(cfg, model.contract.modality)
     datamodule = build(data_cfg)
     datamodule.check()
     save_resolved_config(cfg, out / "config_resolved.yaml")
     datamodule.prepare_data()
     datamodule.setup("test")
+    if cfg.get("breakdown"):
+        from dfdet.metrics.breakdown import check_columns
+
+        check_columns(datamodule.manifest, list(cfg.breakdown))  # before scoring
     sources = _source_videos(cfg, datamodule) if audio is not None else {}
     loader = datamodule.val_dataloader() if cfg.split == "val" else datamodule.test_dataloader()
     model.set_methods(datamodule.methods())  # <split>/eer_<attack> for each attack or manipulation method
@@ -166,6 +171,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     summary = uncertainty_report(model, datamodule, out, title=f"{name} {cfg.split}")
     result.update(flat(summary, f"{cfg.split}/"))
     result.update(localisation_report(model, datamodule, cfg.split, out))  # data with fake_segments: AP@IoU, AR@N
+    extra = _robustness_and_breakdowns(cfg, model, datamodule, out, f"{name} {cfg.split}", result)
     if audio is not None:
         result.update(_audio_visual(cfg, model, audio, sources, out, names))
     audit = _format_audit(datamodule, cfg.split)
@@ -175,6 +181,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         {
             **result,
             **{f"{cfg.split}/{k}": v for k, v in summary.items()},
+            **extra,
             "threshold": float(model.threshold),
             "temperature": float(model.temperature),
             "uncertain_band": list(model.band() or ()) or None,
@@ -232,3 +239,37 @@ def _print_fusion(result: dict[str, float], split: str) -> None:
     n, with_audio = int(result[f"{split}/videos"]), int(result[f"{split}/videos_with_audio"])
     weight = result[f"{split}/audio_weight"]
     print_metrics(table, title=f"{split}, audio-visual: {with_audio} of {n} videos with sound, audio weight {weight:g}")
+
+
+def _check_perturb(cfg: DictConfig, modality: str) -> None:
+    """A perturbation sweep's settings are checked before anything is scored (docs/robustness.md)."""
+    from dfdet.perturb.task import plan, sweep_requested
+
+    if sweep_requested(cfg):
+        plan(cfg, modality)
+
+
+def _robustness_and_breakdowns(
+    cfg: DictConfig,
+    model: DeepfakeDetector,
+    datamodule: DeepfakeDataModule,
+    out: Path,
+    title: str,
+    result: dict[str, float],
+) -> dict[str, Any]:
+    """The perturbation sweep (``perturb=default``) and the breakdowns (``breakdown=[...]``) when asked: their
+    ``metrics.json`` entries; their headline numbers join ``result`` (docs/robustness.md)."""
+    from dfdet.metrics.breakdown import breakdown_report
+    from dfdet.perturb.task import evaluate_robustness, sweep_requested
+
+    extra: dict[str, Any] = {}
+    if cfg.get("breakdown"):
+        extra["breakdown"] = breakdown_report(model, datamodule, list(cfg.breakdown), out, cfg.split)
+        print((out / "breakdown.md").read_text())
+    if sweep_requested(cfg):
+        robust = evaluate_robustness(cfg, model, datamodule, out, title)
+        result[f"{cfg.split}/robust_mean_auc"] = robust["mean_auc"] if robust["mean_auc"] is not None else float("nan")
+        result[f"{cfg.split}/robust_mean_eer"] = robust["mean_eer"] if robust["mean_eer"] is not None else float("nan")
+        extra["robustness"] = robust
+        print((out / "robustness.md").read_text())
+    return extra

@@ -38,6 +38,7 @@ def build_image_train_transform(
     resize: int | None = None,
     preset: str = "flip",
     seed: int | None = None,
+    distortions: A.BasicTransform | None = None,
 ) -> AlbumentationsTransform:
     """Training pipeline of whole images: (augmentation), (resize), reflection padding to ``size``, a random crop,
     a horizontal flip, normalisation.
@@ -48,8 +49,10 @@ def build_image_train_transform(
         resize: shorter side resized to this first (the model's ``input.resize``); None keeps the resolution.
         preset: ``flip`` or ``cnnspot`` (see :func:`_augmentations`).
         seed: seed of albumentations' own RNG (workers reseed from the run seed).
+        distortions: the evaluation sweep's distortions as augmentation, applied first to the whole image
+            (:class:`dfdet.perturb.augment.DistortionAugment`); None: none.
     """
-    steps: list[A.BasicTransform] = _augmentations(preset)
+    steps: list[A.BasicTransform] = ([distortions] if distortions is not None else []) + _augmentations(preset)
     if resize is not None:
         steps.append(A.SmallestMaxSize(max_size=int(resize), interpolation=cv2.INTER_AREA))
     steps += [

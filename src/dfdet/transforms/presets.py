@@ -45,7 +45,20 @@ def _heavy() -> list[A.BasicTransform]:
     ]
 
 
-PRESETS: dict[str, Callable[[], list[A.BasicTransform]]] = {"none": list, "light": _light, "heavy": _heavy}
+def _robust() -> list[A.BasicTransform]:
+    """``light`` plus, with probability 0.5, one of the evaluation sweep's distortions at a random level
+    (:class:`dfdet.perturb.augment.DistortionAugment`, docs/robustness.md)."""
+    from dfdet.perturb.augment import DistortionAugment  # the perturbation package imports the data package
+
+    return [DistortionAugment(), *_light()]
+
+
+PRESETS: dict[str, Callable[[], list[A.BasicTransform]]] = {
+    "none": list,
+    "light": _light,
+    "heavy": _heavy,
+    "robust": _robust,
+}
 
 
 class AlbumentationsTransform:
@@ -94,22 +107,28 @@ def build_train_transform(
     std: Sequence[float],
     seed: int | None = None,
     face_cutout_p: float | None = None,
+    distortions: A.BasicTransform | None = None,
 ) -> AlbumentationsTransform:
     """Training pipeline: the named augmentation preset, then resize to ``image_size``² and normalise.
 
     Args:
-        preset: ``none``, ``light`` or ``heavy``.
+        preset: ``none``, ``light``, ``heavy`` or ``robust`` (``light`` and the sweep's distortions).
         image_size: output side in pixels (the model's input size).
         mean, std: per-channel normalisation for inputs scaled to [0, 1].
         seed: seed of albumentations' own RNG.
         face_cutout_p: probability of blacking out a face part located by the landmarks (DFDC winner), when the
             dataset has landmarks; None: 0.3 for ``heavy``, else 0.
+        distortions: the evaluation sweep's distortions as augmentation, applied first
+            (:class:`dfdet.perturb.augment.DistortionAugment`, ``augment=robust``); None: the preset's.
     """
     if preset not in PRESETS:
         raise ValueError(f"Unknown augmentation preset '{preset}'; choose one of {sorted(PRESETS)}")
     if face_cutout_p is None:
         face_cutout_p = 0.3 if preset == "heavy" else 0.0
-    return _compose(PRESETS[preset](), image_size, mean, std, seed, face_cutout_p)
+    augs = PRESETS[preset]()
+    if distortions is not None:  # these distortions instead of the preset's own
+        augs = [distortions, *(a for a in augs if type(a).__name__ != "DistortionAugment")]
+    return _compose(augs, image_size, mean, std, seed, face_cutout_p)
 
 
 def build_eval_transform(image_size: int, mean: Sequence[float], std: Sequence[float]) -> AlbumentationsTransform:

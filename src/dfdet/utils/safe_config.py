@@ -110,6 +110,8 @@ PROJECT_TARGETS = frozenset(
         "dfdet.sweep.SweepSummary",
         "dfdet.sync.SyncMeasure",
         "dfdet.transforms.audio.AudioAugment",
+        "dfdet.perturb.augment.AudioDistortionAugment",
+        "dfdet.perturb.augment.DistortionAugment",
         "dfdet.transforms.build_eval_transform",
         "dfdet.transforms.build_image_train_transform",
         "dfdet.transforms.build_train_transform",
