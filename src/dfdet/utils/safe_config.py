@@ -47,6 +47,7 @@ PROJECT_TARGETS = frozenset(
         "dfdet.faces.landmarks68.Dlib68Landmarks",
         "dfdet.models.BinaryCrossEntropy",
         "dfdet.models.DeepfakeDetector",
+        "dfdet.models.aasist.AASIST",
         "dfdet.models.audio.LCNN",
         "dfdet.models.audio.build_spectrogram_classifier",
         "dfdet.models.build_backbone",
