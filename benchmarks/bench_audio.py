@@ -40,7 +40,7 @@ SSL = {  # bench name -> overrides of model=ssl
 }
 TUNING = {  # the front-end frozen (the back-end trains), LoRA on the attention (q, v), everything
     "frozen": ["model.net.frontend.freeze=true"],
-    "lora": ["+model/tuning=lora", "model.tuning.targets=[q_proj,v_proj]"],
+    "lora": ["model/tuning=lora", "model.tuning.targets=[q_proj,v_proj]"],
     "fine-tuned": [],
 }
 

@@ -158,11 +158,12 @@ def reached_configs() -> set[str]:
         for path in CONF.glob("*/**/*.yaml"):
             group, option = str(path.parent.relative_to(CONF)), path.stem
             for primary in PRIMARY_CONFIGS:
-                try:
-                    defaults = loader.compute_defaults_list(primary, [f"{group}={option}"], RunMode.RUN)
-                except HydraException:
-                    continue
-                reached |= {d.config_path for d in defaults.defaults if d.config_path is not None}
+                for within in ([], ["model=ssl"]):  # model/ssl_*: sub-groups of model=ssl
+                    try:
+                        defaults = loader.compute_defaults_list(primary, [*within, f"{group}={option}"], RunMode.RUN)
+                    except HydraException:
+                        continue
+                    reached |= {d.config_path for d in defaults.defaults if d.config_path is not None}
     return reached
 
 

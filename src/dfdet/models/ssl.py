@@ -227,7 +227,7 @@ class MHFABackend(nn.Module):
 
     Args:
         dim, num_layers: of the front-end.
-        heads: attention heads (8 in the paper... 64 in some of its configurations).
+        heads: attention heads (8 here; the paper varies it).
         compression: width of the compressed keys and values (128).
         embedding: width of the pooled projection (256).
 
