@@ -82,7 +82,7 @@ def test_attention_nodes_for_ssl_features() -> None:
         GraphBackend(8, 10, nodes="mean")
 
 
-@pytest.mark.parametrize("option", ["aasist", "aasist_l"])
+@pytest.mark.parametrize("option", ["aasist"])  # AASIST-L is the same graph with other widths
 def test_onnx_export_matches_torch(compose_cfg, tmp_path: Path, option: str) -> None:
     torch.manual_seed(0)
     net = instantiate(compose_cfg("train", [f"model={option}", "data=synthetic_audio"]).model.net).eval()
