@@ -38,7 +38,7 @@ def test_every_allowed_target_exists(target: str) -> None:
     assert callable(get_object(target))
 
 
-AUDIO_MODELS = ("lcnn", "rawnet2", "spec_cnn")
+AUDIO_MODELS = ("lcnn", "rawnet2", "spec_cnn", "aasist", "aasist_l", "ssl")
 RUNS = [
     *[[f"model={m.stem}", f"data={'synthetic_audio' if m.stem in AUDIO_MODELS else 'synthetic'}"]
       for m in sorted((CONF / "model").glob("*.yaml"))],
@@ -46,6 +46,11 @@ RUNS = [
     *[[f"experiment={e.stem}"] for e in sorted((CONF / "experiment").glob("*.yaml"))],
     *[[f"data={d}", "model=small"] for d in ("ffpp", "celebdf", "dfdc", "folder")],
     *[[f"data={d}", "model=lcnn"] for d in ("asvspoof2019_la", "audio_folder")],
+    *[["data=synthetic_audio", "model=ssl", f"model/ssl_backend={b.stem}", f"model/ssl_frontend={f.stem}"]
+      for b in sorted((CONF / "model" / "ssl_backend").glob("*.yaml"))
+      for f in sorted((CONF / "model" / "ssl_frontend").glob("*.yaml"))[:1]],
+    *[["data=synthetic_audio", "model=lcnn", f"audio_augment={a.stem}"]
+      for a in sorted((CONF / "audio_augment").glob("*.yaml"))],
     ["synthesis=sbi", "logger=tensorboard", "callbacks=none"],
     ["synthesis=blend_pairs", "logger=wandb"],
 ]  # fmt: skip

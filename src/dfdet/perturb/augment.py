@@ -74,7 +74,7 @@ class DistortionAugment(A.ImageOnlyTransform):
 @dataclass
 class AudioDistortionAugment(AudioAugment):
     """:class:`~dfdet.transforms.audio.AudioAugment`, then with probability ``distortion_p`` one audio distortion at
-    a level drawn in ``levels`` (codecs through PyAV: see :func:`dfdet.perturb.audio.codec_roundtrip`).
+    a level drawn in ``levels`` (codecs through PyAV: see :func:`dfdet.data.audio.codecs.codec_roundtrip`).
 
     Args:
         sample_rate: the waveform's rate (the model's ``input.sample_rate``).

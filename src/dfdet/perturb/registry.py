@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from dfdet.data.audio.codecs import codec_roundtrip
 from dfdet.perturb import audio as audio_ops
 from dfdet.perturb import images as image_ops
 from dfdet.perturb.video import h264_roundtrip
@@ -66,12 +67,12 @@ DISTORTIONS: dict[str, Distortion] = {
                    description="social-media chain: resize, JPEG, sharpen"),
         Distortion("H264", "video", (23, 28, 33, 38, 43), "H.264 CRF", _source_only,
                    description="source video re-encoded (H.264) before cropping"),
-        Distortion("mp3", _A, (128, 64, 32, 16), "kbit/s", lambda w, p, sr, rng: audio_ops.codec_roundtrip(
-            w, sr, "mp3", p), description="MP3 (libmp3lame)"),
-        Distortion("aac", _A, (128, 64, 32, 16), "kbit/s", lambda w, p, sr, rng: audio_ops.codec_roundtrip(
-            w, sr, "aac", p), description="AAC (FFmpeg)"),
-        Distortion("opus", _A, (64, 32, 16, 8), "kbit/s", lambda w, p, sr, rng: audio_ops.codec_roundtrip(
-            w, sr, "opus", p), description="Opus (libopus)"),
+        Distortion("mp3", _A, (128, 64, 32, 16), "kbit/s", lambda w, p, sr, rng: codec_roundtrip(
+            w, sr, "mp3", int(p * 1000)), description="MP3 (libmp3lame)"),
+        Distortion("aac", _A, (128, 64, 32, 16), "kbit/s", lambda w, p, sr, rng: codec_roundtrip(
+            w, sr, "aac", int(p * 1000)), description="AAC (FFmpeg)"),
+        Distortion("opus", _A, (64, 32, 16, 8), "kbit/s", lambda w, p, sr, rng: codec_roundtrip(
+            w, sr, "opus", int(p * 1000)), description="Opus (libopus)"),
         Distortion("narrowband", _A, (8000,), "Hz", lambda w, p, sr, rng: audio_ops.narrowband(w, sr, p),
                    description="resampled to 8 kHz and back"),
         Distortion("noise", _A, (30, 20, 10, 5, 0), "SNR dB", lambda w, p, sr, rng: audio_ops.add_noise(w, p, rng),

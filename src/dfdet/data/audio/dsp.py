@@ -171,3 +171,23 @@ def speech_envelope(
     edges = np.clip(np.round((np.arange(n + 1) - 0.5) * hop).astype(np.int64), 0, len(x))
     energy = (power[edges[1:]] - power[edges[:-1]]) / hop
     return np.log(energy + 1e-6 * max(float(energy.max(initial=0.0)), 1e-12))
+
+
+def room_impulse(
+    rng: np.random.Generator,
+    sample_rate: int,
+    rt60: tuple[float, float] = (0.1, 0.4),
+    drr_db: tuple[float, float] = (6.0, 18.0),
+) -> np.ndarray:
+    """A synthetic room impulse response: a unit direct path, then exponentially decaying noise (60 dB down after an
+    RT60 drawn in ``rt60`` seconds, starting 2 ms after the direct path) at a direct-to-reverberant energy ratio drawn
+    in ``drr_db``. Returns (int(RT60 * sample_rate),) float64."""
+    t60 = rng.uniform(*rt60)
+    n = max(int(t60 * sample_rate), 1)
+    t = np.arange(n) / sample_rate
+    tail = rng.standard_normal(n) * np.exp(-6.9 * t / t60)
+    tail[: int(0.002 * sample_rate)] = 0.0
+    drr = 10 ** (rng.uniform(*drr_db) / 10)
+    tail *= np.sqrt(1.0 / (drr * (tail**2).sum() + 1e-12))
+    tail[0] = 1.0
+    return tail

@@ -22,7 +22,7 @@ import functools
 import numpy as np
 from scipy import signal
 
-from dfdet.data.audio.dsp import griffin_lim, istft, mel_filterbank, stft
+from dfdet.data.audio.dsp import griffin_lim, istft, mel_filterbank, room_impulse, stft
 from dfdet.data.audio.synthetic.speech import SAMPLE_RATE, Plan, Speaker, Style, render
 
 ATTACKS = ("gl_vocoder", "codec", "flat_vocoder")
@@ -75,15 +75,7 @@ def flat_vocoder(plan: Plan, speaker: Speaker, rng: np.random.Generator, f0_scal
 
 def _room(rng: np.random.Generator) -> np.ndarray:
     """A synthetic room impulse response: direct path plus exponentially decaying noise (RT60 0.1-0.4 s)."""
-    rt60 = rng.uniform(0.1, 0.4)
-    n = int(rt60 * SAMPLE_RATE)
-    t = np.arange(n) / SAMPLE_RATE
-    tail = rng.standard_normal(n) * np.exp(-6.9 * t / rt60)
-    tail[: int(0.002 * SAMPLE_RATE)] = 0.0
-    drr = 10 ** (rng.uniform(6.0, 18.0) / 10)  # direct-to-reverberant energy ratio
-    tail *= np.sqrt(1.0 / (drr * (tail**2).sum() + 1e-12))
-    tail[0] = 1.0
-    return tail
+    return room_impulse(rng, SAMPLE_RATE)
 
 
 def _coloured_noise(n: int, rng: np.random.Generator) -> np.ndarray:
