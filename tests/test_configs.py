@@ -184,6 +184,7 @@ def reached_configs() -> set[str]:
     return reached
 
 
+@pytest.mark.slow  # composes every option of every group (about a minute): full suite only
 def test_every_yaml_is_reachable() -> None:
     """Each file under a group folder is chosen by a defaults list (as ``group=option`` or through another file)."""
     assert {"train", "evaluate", "export", "preprocess", "predict", "serve"} <= set(PRIMARY_CONFIGS)

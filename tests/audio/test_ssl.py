@@ -82,6 +82,7 @@ def test_lora_adapts_the_frontend_and_merges_for_export() -> None:
         assert torch.allclose(merged(x), before, atol=1e-5)
 
 
+@pytest.mark.slow  # saves and reloads a model folder through transformers (about 20 s)
 def test_weights_from_a_local_folder_and_a_clear_message_when_missing(tmp_path: Path, monkeypatch) -> None:
     source = tiny("hubert")
     source.model.save_pretrained(tmp_path / "hubert")

@@ -25,13 +25,17 @@ def test_faithful_sweep_recrops_reencoded_videos(
     datamodule = instantiate(tiny_cfg(*data).data)
     datamodule.setup("test")
     assert crop_settings(datamodule.source) == (0.15, 64)
-    media = faithful_media(datamodule, "test", [10, 51])
+    media = faithful_media(datamodule, "test", [10, 51], redetect=False)  # the original boxes
     dataset = datamodule.datasets["test"]
     clean = [dataset.raw(i).astype(float) for i in range(len(dataset))]
     # CRF 10 re-cuts nearly the stored crop (itself a JPEG of the original frame); CRF 51 degrades it much more
     near = np.mean([np.abs(media[10.0].get(i) - c).mean() for i, c in enumerate(clean)])
     far = np.mean([np.abs(media[51.0].get(i) - c).mean() for i, c in enumerate(clean)])
     assert near < 6 and far > near + 1, (near, far)
+    found = faithful_media(datamodule, "test", [10], redetect=True)[10.0]  # faces detected on the re-encoded frames
+    assert found.faces_lost == 0
+    moved = np.mean([np.abs(found.get(i) - c).mean() for i, c in enumerate(clean)])
+    assert moved < 20, moved  # the same face, cut at the box found again (not the preprocessing's tracked box)
 
     ckpt = write_checkpoint(tmp_path / "model.ckpt", "model=tiny", *data)
     cfg = compose_cfg("evaluate", [f"ckpt_path={ckpt}", *data, f"paths.output_dir={tmp_path / 'eval'}",

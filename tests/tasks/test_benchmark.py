@@ -108,6 +108,7 @@ def test_missing_ckpt_path_and_bad_test_sets_are_one_line(bench_cfg, capsys: pyt
         benchmark(missing)
 
 
+@pytest.mark.slow  # a subprocess importing the training stack
 def test_benchmark_py_writes_its_table(trained_run, data_dir: Path, run_cli, tmp_path: Path) -> None:
     """The one subprocess smoke test of benchmark.py: data configs composed inside the running Hydra app."""
     out = tmp_path / "bench"

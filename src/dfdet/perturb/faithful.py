@@ -2,17 +2,19 @@
 
 ``perturb.mode=faithful`` on face data preprocessed from videos (``preprocess.py``; the manifest's ``source_path``
 and ``box``): for every CRF, each source video of the split is re-encoded through PyAV
-(:func:`~dfdet.perturb.video.reencode_file`), decoded, and the face of every evaluated frame is cut again at the
-box found on the original video, with the margin and size the crops were made with (``preprocess.json``). Only
-the codec changes what the model sees: reusing the boxes keeps detection out of the comparison and saves running
-the detector once per CRF (a face the detector would lose on the compressed video is still scored). The fast mode
-(``VC`` on stored crops) encodes each crop alone; this one encodes the whole frame with its motion, as a platform
-does.
+(:func:`~dfdet.perturb.video.reencode_file`), decoded, and the faces of every evaluated frame are detected again on
+the re-encoded frame (``perturb.redetect=true``, the default: compression acts before face detection, as on a
+platform); the detected face that overlaps the original box most (IoU at least 0.3) is cut with the margin and size
+the crops were made with (``preprocess.json``). A face the detector loses on the compressed frame is counted
+(``faces_lost`` per CRF in the sweep's log) and cut at its original box, so every item keeps a score.
+``perturb.redetect=false`` reuses the original boxes (detection out of the comparison; no detector run per CRF). The
+fast mode (``VC`` on stored crops) encodes each crop alone; this one encodes the whole frame with its motion.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +29,9 @@ from dfdet.faces.crop import FaceCropper
 from dfdet.perturb.video import decode_selected, reencode_file
 
 
+log = logging.getLogger("dfdet.perturb")
+
+
 class FaithfulSweepError(DfdetError):
     """The data cannot be re-encoded at its source (no source videos, boxes or crop settings)."""
 
@@ -34,8 +39,9 @@ class FaithfulSweepError(DfdetError):
 class CroppedMedia:
     """The face crops of one CRF by dataset item (what :func:`~dfdet.perturb.sweep.score_items` reads)."""
 
-    def __init__(self, crops: dict[int, np.ndarray]) -> None:
+    def __init__(self, crops: dict[int, np.ndarray], faces_lost: int = 0) -> None:
         self.crops = crops
+        self.faces_lost = faces_lost
 
     def get(self, i: int) -> np.ndarray:
         return self.crops[i]
@@ -66,13 +72,31 @@ def split_rows(datamodule: Any, split: str) -> pd.DataFrame:
     return rows
 
 
-def recrop(rows: pd.DataFrame, crf: float, margin: float, size: int, workdir: Path) -> dict[int, np.ndarray]:
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of box ``a`` (4,) with each of ``b`` (K, 4), ``x1, y1, x2, y2``."""
+    x1, y1 = np.maximum(a[0], b[:, 0]), np.maximum(a[1], b[:, 1])
+    x2, y2 = np.minimum(a[2], b[:, 2]), np.minimum(a[3], b[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = lambda z: (z[..., 2] - z[..., 0]) * (z[..., 3] - z[..., 1])  # noqa: E731
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-6)
+
+
+def recrop(
+    rows: pd.DataFrame, crf: float, margin: float, size: int, workdir: Path, detector: Any = None
+) -> tuple[dict[int, np.ndarray], int]:
     """The crops of ``rows`` (by position) cut from their source videos re-encoded at ``crf``, with the
-    preprocessing's :class:`~dfdet.faces.crop.FaceCropper` at the boxes found on the originals. A frame past the
-    re-encoded video's end (a container whose frame count changed) takes its last frame."""
+    preprocessing's :class:`~dfdet.faces.crop.FaceCropper`: at the face ``detector`` finds again on the re-encoded
+    frame (the one overlapping the original box most, IoU >= 0.3), or at the original box without a detector or when
+    the face is lost. A frame past the re-encoded video's end (a container whose frame count changed) takes its last
+    frame.
+
+    Returns:
+        The crops by position, and the number of faces the detector lost.
+    """
     cropper = FaceCropper(margin, size)
     no_landmarks = np.zeros((5, 2), np.float32)
     out: dict[int, np.ndarray] = {}
+    lost = 0
     for source, group in rows.groupby("source_path", sort=True):
         encoded = workdir / "reencoded.mp4"
         reencode_file(str(source), encoded, crf)
@@ -80,15 +104,40 @@ def recrop(rows: pd.DataFrame, crf: float, margin: float, size: int, workdir: Pa
         frames = decode_selected(encoded, wanted)
         if not frames:
             raise FaithfulSweepError(f"{source} re-encoded at CRF {crf:g} gave no frames")
-        for pos, index, box in zip(group.index, group["frame_index"], group["box"], strict=True):
-            frame = frames.get(int(index), frames[max(frames)])
-            out[int(pos)] = cropper(frame, np.asarray(box, np.float32), no_landmarks)[0]
-    return out
+        picked = [frames.get(int(index), frames[max(frames)]) for index in group["frame_index"]]
+        found = detector.detect(picked) if detector is not None else [None] * len(picked)
+        for pos, frame, box, det in zip(group.index, picked, group["box"], found, strict=True):
+            box = np.asarray(box, np.float32)
+            points = no_landmarks
+            if det is not None:
+                overlap = box_iou(box, det.boxes) if len(det) else np.zeros(0)
+                if len(overlap) and overlap.max() >= 0.3:
+                    k = int(overlap.argmax())
+                    box, points = det.boxes[k], det.landmarks[k]
+                else:
+                    lost += 1
+            out[int(pos)] = cropper(frame, box, points)[0]
+    return out, lost
 
 
-def faithful_media(datamodule: Any, split: str, crfs: Sequence[float]) -> dict[float, CroppedMedia]:
-    """For each CRF, every evaluated frame's face cut from its re-encoded source video."""
+def faithful_media(
+    datamodule: Any, split: str, crfs: Sequence[float], redetect: bool = True
+) -> dict[float, CroppedMedia]:
+    """For each CRF, every evaluated frame's face cut from its re-encoded source video (detected again there with
+    ``redetect``)."""
     margin, size = crop_settings(datamodule.source)
     rows = split_rows(datamodule, split)
+    detector = None
+    if redetect:
+        from dfdet.faces.detector import FaceDetector
+
+        detector = FaceDetector()
+    media = {}
     with tempfile.TemporaryDirectory(prefix="dfdet-h264-") as tmp:
-        return {float(crf): CroppedMedia(recrop(rows, float(crf), margin, size, Path(tmp))) for crf in crfs}
+        for crf in crfs:
+            crops, lost = recrop(rows, float(crf), margin, size, Path(tmp), detector)
+            if lost:
+                log.warning("H.264 CRF %g: the face detector lost %d of %d faces; they were cut at their original "
+                            "boxes", crf, lost, len(rows))  # fmt: skip
+            media[float(crf)] = CroppedMedia(crops, lost)
+    return media

@@ -68,7 +68,7 @@ def evaluate_robustness(cfg: DictConfig, model: Any, datamodule: Any, out: Path,
 
         crfs = [float(c) for c in node.get("crf") or []] or None
         video = video_settings(crfs)
-        media = faithful_media(datamodule, cfg.split, [s.param for s in video])
+        media = faithful_media(datamodule, cfg.split, [s.param for s in video], bool(node.get("redetect", True)))
         prepared = {s: media[s.param] for s in video}
         settings = [*video, *settings]
     dataset = datamodule.datasets[cfg.split]
