@@ -28,7 +28,6 @@ from dfdet.errors import DfdetError
 from dfdet.faces.crop import FaceCropper
 from dfdet.perturb.video import decode_selected, reencode_file
 
-
 log = logging.getLogger("dfdet.perturb")
 
 
