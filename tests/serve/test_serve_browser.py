@@ -74,7 +74,10 @@ def test_page_scores_several_files_with_one_model(
     bad.write_text("this is not a picture\n")
     grey = tmp_path / "grey.png"
     Image.new("RGB", (160, 120), (128, 128, 128)).save(grey)
+    from dfdet.sync import SyncMeasure
+
     predictor.credentials = ContentCredentials()
+    predictor.sync = SyncMeasure(detect_every_s=1.0)  # videos get the lip-sync measure (this one has no sound)
     app = create_app(predictor, ServeSettings(upload_dir=str(tmp_path / "uploads")))
     try:
         with live_server(app) as url, chromium_page() as (page, problems):
@@ -98,6 +101,8 @@ def test_page_scores_several_files_with_one_model(
             clip = card(page, "clip.mp4")
             assert clip.locator(".chart svg polyline").count() == 1 and clip.locator(".chart circle").count() >= 2
             assert clip.locator(".timeline-box").is_hidden()  # no audio-visual or voice model
+            sync_row = clip.locator(".models tbody tr[data-model='lip sync']")
+            assert "no_audio_track" in sync_row.text_content() and "no verdict" in sync_row.text_content()
 
             noface = card(page, "grey.png")
             assert noface.locator(".verdict").text_content() == "not applicable"
@@ -110,12 +115,13 @@ def test_page_scores_several_files_with_one_model(
             assert [p for p in problems if not any(e in p for e in expected)] == []  # no CSP violation, no error
     finally:
         predictor.credentials = None
+        predictor.sync = None
 
 
 @pytest.fixture
 def sync_scorer() -> Iterator[str]:
     """The audio-visual hook filled by a test function that marks the second half of the sound as one segment (the
-    real sync measure is issue 15's)."""
+    real sync measure, registered as ``lip_sync``, gives no segments)."""
     from dfdet.data.audio.io import extract_audio_track
     from dfdet.predict.suite import SYNC_SCORERS, register_sync_scorer
 

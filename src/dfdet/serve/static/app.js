@@ -97,7 +97,16 @@ function drawTimeline(box, tracks, duration) {
 function modelsOf(result) {
   if (result.models) return Object.entries(result.models).map(([name, m]) => ({ name, ...m }));
   if (!result.model) return [];
-  return [{ name: "model", role: result.model.modality, routed: true, ...result }];
+  const one = [{ name: "model", role: result.model.modality, routed: true, ...result }];
+  const sync = result.sync; // the training-free lip-sync measure of a video with sound: evidence, not a verdict
+  if (sync) {
+    const lead = sync.offset_frames >= 0 ? "after" : "before";
+    const reason = sync.error ? `${sync.error.code}: ${sync.error.message}`
+      : `sound ${Math.abs(sync.offset_frames)} frame(s) ${lead} the lips, confidence ${sync.confidence.toFixed(2)}`
+        + ` (training-free measure, no verdict)`;
+    one.push({ name: "lip sync", role: "av_sync", routed: true, verdict: null, fake_probability: null, reason });
+  }
+  return one;
 }
 
 function showModels(card, models) {
