@@ -201,3 +201,15 @@ def test_a_model_answer_in_words() -> None:
     assert model_summary(ROLES["image"], frames) == "image model: real 0.12"
     error = {"verdict": None, "fake_probability": None, "error": {"code": "unreadable", "message": "cut"}}
     assert model_summary(ROLES["face"], error) == "face model: not scored (unreadable: cut)"
+
+
+def test_the_lip_sync_scorer_answers_evidence_without_a_verdict(tmp_path: Path) -> None:
+    """The registered training-free measure: a file it cannot decode is reported as unreadable (not an internal
+    error), and a video without sound is not applicable."""
+    from dfdet.testing.media import face_frames, write_corrupt, write_video
+
+    scorer = FunctionScorer("lip_sync")
+    broken = scorer.predict(write_corrupt(tmp_path / "broken.mp4")).result
+    assert broken["error"]["code"] == "unreadable" and broken["verdict"] is None
+    silent = scorer.predict(write_video(tmp_path / "silent.mp4", face_frames(6), fps=10)).result
+    assert silent["error"]["code"] == "no_audio_track" and silent["verdict"] == "not_applicable"

@@ -97,11 +97,16 @@ def lip_sync(path: Path) -> dict[str, Any]:
     """The training-free lip-sync measure (:class:`dfdet.sync.SyncMeasure`) as a suite member: offset, confidence,
     sync score and windows as evidence, with no fake probability (so no verdict and no vote): a training-free measure
     has no calibrated probability, and its offset and confidence are shown for the analyst to weigh."""
+    from dfdet.errors import ManifestError
+    from dfdet.preprocess.video import DecodeError
     from dfdet.sync import SyncMeasure
 
     if not _SYNC_MEASURE:
         _SYNC_MEASURE.append(SyncMeasure())
-    report = _SYNC_MEASURE[0].result(path)
+    try:
+        report = _SYNC_MEASURE[0].result(path)
+    except (ManifestError, DecodeError) as exc:  # a file the measure cannot decode: reported, not an internal error
+        raise MediaError("unreadable", f"cannot decode the video for the lip-sync measure: {exc}") from exc
     error = report.get("error")
     if error is not None:
         code = "no_face" if error["code"] == "not_measurable" else error["code"]
