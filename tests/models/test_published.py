@@ -251,3 +251,19 @@ def test_cli_missing_weights_is_one_line(run_cli, tmp_path: Path) -> None:
         f"error: weights={tmp_path / 'FFc23.tar'} does not exist: put the released file there "
         "(docs/foundation_models.md)"
     )
+
+
+class _RunsCode:
+    def __reduce__(self):  # unpickling it would call print (any callable could be here)
+        return (print, ("released file ran code",))
+
+
+def test_a_released_file_that_would_run_code_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Released weights are read with weights_only=True: a pickle carrying code is refused and nothing runs."""
+    from dfdet.models.published import read_state
+
+    path = tmp_path / "sbi.tar"
+    torch.save({"model": {"w": torch.zeros(1), "hook": _RunsCode()}}, path)
+    with pytest.raises(CheckpointError, match="not a readable PyTorch file"):
+        read_state(path)
+    assert "released file ran code" not in capsys.readouterr().out
