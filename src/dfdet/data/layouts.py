@@ -235,6 +235,11 @@ class LayoutReport:
         if len(examples) < keep:
             examples.append(relpath)
 
+    def unexpected_entries(self, known: Iterable[str]) -> None:
+        """Reports every entry directly in the root that is not in ``known`` (hidden ones are skipped)."""
+        known = set(known)
+        self.unexpected += [p.name for p in sorted(self.root.iterdir()) if p.name not in known and p.name[0] != "."]
+
     def exclude(self, reason: str, count: int = 1) -> None:
         """Counts videos on disk left out of the table for ``reason``."""
         if count:

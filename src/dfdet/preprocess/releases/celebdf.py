@@ -50,7 +50,7 @@ class CelebDFRelease(Release):
         root = self.resolved_root()
         report = LayoutReport(self.key, root)
         known = {*FOLDERS, TEST_LIST}
-        report.unexpected += [p.name for p in sorted(root.iterdir()) if p.name not in known and p.name[0] != "."]
+        report.unexpected_entries(known)
         test_labels = self._read_test_list(root, report)
         videos: dict[str, Path] = {}
         for folder in FOLDERS:

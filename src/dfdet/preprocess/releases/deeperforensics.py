@@ -65,7 +65,7 @@ class DeeperForensicsRelease(Release):
         root = self.resolved_root()
         report = LayoutReport(self.key, root)
         known = {"manipulated_videos", "source_videos", "lists"}
-        report.unexpected += [p.name for p in sorted(root.iterdir()) if p.name not in known and p.name[0] != "."]
+        report.unexpected_entries(known)
         split_of = self._read_lists(root, report)
         fakes_dir = root / "manipulated_videos" / self.perturbation
         if not fakes_dir.is_dir():

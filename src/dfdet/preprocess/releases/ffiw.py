@@ -32,7 +32,7 @@ class FFIWRelease(Release):
         root = self.resolved_root()
         report = LayoutReport(self.key, root)
         known = {*KINDS, "label_json"}
-        report.unexpected += [p.name for p in sorted(root.iterdir()) if p.name not in known and p.name[0] != "."]
+        report.unexpected_entries(known)
         rows = []
         for kind, label in KINDS.items():
             if not (root / kind).is_dir():

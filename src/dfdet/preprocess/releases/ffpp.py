@@ -111,7 +111,7 @@ class FaceForensicsRelease(Release):
     def _report_unexpected(self, root: Path, report: LayoutReport) -> None:
         known = {"original_sequences": {"youtube", "actors"}, "manipulated_sequences": set(METHODS)}
         top_known = {*known, "splits"}
-        report.unexpected += [p.name for p in sorted(root.iterdir()) if p.name not in top_known and p.name[0] != "."]
+        report.unexpected_entries(top_known)
         for parent, names in known.items():
             if not (root / parent).is_dir():
                 continue

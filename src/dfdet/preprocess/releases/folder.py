@@ -49,7 +49,7 @@ class FolderRelease(Release):
     def scan(self) -> tuple[pd.DataFrame, LayoutReport]:
         root = self.resolved_root()
         report = LayoutReport(self.key, root)
-        report.unexpected += [p.name for p in sorted(root.iterdir()) if p.name not in LABELS and p.name[0] != "."]
+        report.unexpected_entries(LABELS)
         rows: list[dict] = []
         seen: dict[str, str] = {}
         for name, label in LABELS.items():

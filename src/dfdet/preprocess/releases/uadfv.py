@@ -40,7 +40,7 @@ class UADFVRelease(Release):
     def scan(self) -> tuple[pd.DataFrame, LayoutReport]:
         root = self.resolved_root()
         report = LayoutReport(self.key, root)
-        report.unexpected += [p.name for p in sorted(root.iterdir()) if p.name not in LABELS and p.name[0] != "."]
+        report.unexpected_entries(LABELS)
         rows = []
         for name, label in LABELS.items():
             if not (root / name).is_dir():

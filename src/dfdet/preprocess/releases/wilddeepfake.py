@@ -43,7 +43,7 @@ class WildDeepfakeRelease(Release):
     def scan(self) -> tuple[pd.DataFrame, LayoutReport]:
         root = self.resolved_root()
         report = LayoutReport(self.key, root)
-        report.unexpected += [p.name for p in sorted(root.iterdir()) if p.name not in FOLDERS and p.name[0] != "."]
+        report.unexpected_entries(FOLDERS)
         found = []
         for name, (label, split) in FOLDERS.items():
             folder = root / name
