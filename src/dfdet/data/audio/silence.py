@@ -16,12 +16,8 @@ are cut and normalised differently from the recordings. A detector learns that i
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pandas as pd
-
-log = logging.getLogger("dfdet")
 
 TOP_DB = 40.0  # silence: frames quieter than the loudest frame by more than this (dB)
 FRAME_S, HOP_S = 0.025, 0.010
@@ -125,14 +121,14 @@ def silence_audit(
 
 def warn_if_silence_shortcut(aucs: dict[str, float], threshold: float = 0.7, where: str = "the data") -> list[str]:
     """Logs one warning paragraph naming every feature whose AUC exceeds ``threshold``; returns their names."""
-    flagged = [name for name, auc in aucs.items() if auc > threshold]
-    if flagged:
-        found = ", ".join(f"{name} {aucs[name]:.2f}" for name in flagged)
-        log.warning(
-            "Silence shortcut in %s: real and fake sound tracks differ in silence or loudness alone (AUC of each "
-            "feature as a real-vs-fake score: %s; 0.5 is none). A detector can learn this instead of the fakes' "
-            "artefacts; evaluate on the silence-trimmed variant too (data.trim_silence=true, docs/audio_visual.md).",
-            where,
-            found,
-        )
-    return flagged
+    from dfdet.data.images.audit import warn_if_shortcut
+
+    return warn_if_shortcut(aucs, threshold, where, SILENCE_SHORTCUT)
+
+
+SILENCE_SHORTCUT = (
+    "Silence shortcut",
+    "real and fake sound tracks differ in silence or loudness alone",
+    "A detector can learn this instead of the fakes' artefacts; evaluate on the silence-trimmed variant too "
+    "(data.trim_silence=true, docs/audio_visual.md).",
+)

@@ -114,21 +114,42 @@ def format_audit(manifest: pd.DataFrame, max_items: int | None = 4000, seed: int
     return {name: feature_auc(feats[name], y, categorical=name in CATEGORICAL) for name in FEATURES}
 
 
-def warn_if_shortcut(aucs: dict[str, float], threshold: float = 0.7, where: str = "the data") -> list[str]:
+FORMAT_SHORTCUT = (
+    "File-format shortcut",
+    "real and fake images differ in their files alone",
+    "A detector can learn this instead of generation traces, so its numbers on this data are not to be trusted. "
+    "Re-encode real and fake alike (data.source.reencode: a JPEG quality range and/or the same resize chain, see "
+    "docs/ai_images.md) and check this audit again.",
+)
+
+
+def warn_if_shortcut(
+    aucs: dict[str, float],
+    threshold: float = 0.7,
+    where: str = "the data",
+    shortcut: tuple[str, str, str] = FORMAT_SHORTCUT,
+) -> list[str]:
     """Logs one warning paragraph naming every feature whose AUC exceeds ``threshold``.
 
+    Args:
+        aucs: ``{feature: auc}`` of an audit (this module's, or :func:`dfdet.data.audio.silence.silence_audit`).
+        threshold: the AUC above which a feature is a shortcut.
+        where: the data, named in the message.
+        shortcut: (name, what differs, advice) of the message.
+
     Returns:
-        The names of those features (empty: no file-format shortcut found).
+        The names of those features (empty: no shortcut found).
     """
     flagged = [name for name, auc in aucs.items() if auc > threshold]
     if flagged:
         found = ", ".join(f"{name} {aucs[name]:.2f}" for name in flagged)
+        title, differs, advice = shortcut
         log.warning(
-            "File-format shortcut in %s: real and fake images differ in their files alone (AUC of each feature as a "
-            "real-vs-fake score: %s; 0.5 is none). A detector can learn this instead of generation traces, so its "
-            "numbers on this data are not to be trusted. Re-encode real and fake alike (data.source.reencode: a "
-            "JPEG quality range and/or the same resize chain, see docs/ai_images.md) and check this audit again.",
+            "%s in %s: %s (AUC of each feature as a real-vs-fake score: %s; 0.5 is none). %s",
+            title,
             where,
+            differs,
             found,
+            advice,
         )
     return flagged
