@@ -10,11 +10,13 @@ import pandas as pd
 import pytest
 import torch
 
+import dfdet.export
+from dfdet.export import ExportError
 from dfdet.metrics.bootstrap import _auc
 from dfdet.metrics.breakdown import group_scores, video_groups
 from dfdet.models import load_detector
 from dfdet.perturb.registry import build_settings
-from dfdet.perturb.sweep import DecodedCache, run_sweep, score_items
+from dfdet.perturb.sweep import DecodedCache, inference_runner, run_sweep, score_items
 from dfdet.tasks.common import build
 from dfdet.tasks.evaluate import _data_config, evaluate
 
@@ -159,3 +161,32 @@ def test_every_crop_of_an_image_shares_its_distortion(tmp_path: Path) -> None:
     image = ds.raw(5)
     first, second = (noise.apply(image, item_rng(0, noise, ds.raw_key(i))) for i in (4, 5))
     assert np.array_equal(first, second)  # one draw per image, whatever the crop
+
+
+def test_onnxruntime_engine_scores_as_eager_pytorch_and_falls_back(trained_task_cfg, monkeypatch, caplog) -> None:
+    cfg = trained_task_cfg("evaluate", "unused")
+    model, train_cfg = load_detector(cfg.ckpt_path)
+    datamodule = build(_data_config(cfg, train_cfg))
+    datamodule.setup("test")
+    dataset = datamodule.datasets["test"]
+    cache = DecodedCache(dataset, 100)
+    runner = inference_runner(model, dataset, cache, "auto", batch_size=8)
+    assert runner is not model  # the CPU default: the ONNX graph in onnxruntime
+    settings = build_settings("face", ["GB"], {"GB": [9]})
+    eager = score_items(model, dataset, cache, settings[0], seed=0)["preds"]
+    onnx = score_items(model, dataset, cache, settings[0], seed=0, runner=runner)["preds"]
+    assert torch.allclose(eager, onnx, atol=1e-5) and not torch.equal(eager, torch.zeros_like(eager))
+    rows = [run_sweep(model, dataset, settings, 0, 0.5, engine=e).rows for e in ("eager", "onnxruntime")]
+    assert [r["auc"] for r in rows[0]] == pytest.approx([r["auc"] for r in rows[1]], abs=1e-6)
+
+    def no_export(*args, **kwargs):
+        raise ExportError("unsupported operator")
+
+    monkeypatch.setattr(dfdet.export, "onnx_session", no_export)
+    with caplog.at_level("WARNING"):
+        assert inference_runner(model, dataset, cache, "auto", batch_size=8) is model
+    assert "did not export to ONNX (unsupported operator)" in caplog.text
+    with pytest.raises(ExportError):
+        inference_runner(model, dataset, cache, "onnxruntime", batch_size=8)
+    with pytest.raises(ValueError, match="choose one of"):
+        inference_runner(model, dataset, cache, "tensorrt", batch_size=8)

@@ -12,7 +12,7 @@ from dfdet.export.formats import (
 )
 from dfdet.export.inputs import input_kinds, make_inputs, model_contract, verification_inputs
 from dfdet.export.metadata import OUTPUT_MEANING, build_metadata, config_sha256
-from dfdet.export.pipeline import ExportOptions, default_output_dir, export_detector, parse_formats
+from dfdet.export.pipeline import ExportOptions, default_output_dir, export_detector, onnx_session, parse_formats
 from dfdet.export.verify import eager_runner, max_abs_diff, seconds_per_batch, verify_runner
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "make_inputs",
     "max_abs_diff",
     "model_contract",
+    "onnx_session",
     "parse_formats",
     "read_onnx_metadata",
     "read_torchscript_metadata",

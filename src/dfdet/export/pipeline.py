@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,8 +23,10 @@ from dfdet.export.formats import (
     TORCHSCRIPT_EXPORTER,
     LogitNet,
     ModelInput,
+    Runner,
     export_onnx,
     export_torchscript,
+    load_onnx,
 )
 from dfdet.export.inputs import make_inputs, model_contract, verification_inputs
 from dfdet.export.metadata import build_metadata
@@ -220,3 +223,32 @@ def export_detector(
             results[fmt] = result
         stage.commit()
     return results
+
+
+def onnx_session(
+    model: DeepfakeDetector, example: ModelInput, atol: float = 1e-4, spatial: bool = False, opset: int = 17
+) -> Runner:
+    """``model`` exported to ONNX and run by onnxruntime, for scoring many batches in-process (the perturbation
+    sweep): the graph is written to a temporary file, loaded, checked against eager PyTorch on ``example`` and the
+    file removed. The session keeps the graph in memory.
+
+    Args:
+        model: the detector in eval mode.
+        example: a batch of the model's inputs (traced with, then compared).
+        atol: largest allowed absolute difference of the logits on ``example``.
+        spatial: dynamic height and width (whole-image models).
+        opset: ONNX opset version.
+
+    Returns:
+        A function from model inputs to (B,) logits.
+
+    Raises:
+        ExportError: the graph does not match eager PyTorch on ``example``.
+    """
+    module = LogitNet.from_detector(model).eval()
+    with tempfile.TemporaryDirectory(prefix="dfdet-onnx-") as tmp:
+        path = Path(tmp) / "model.onnx"
+        export_onnx(module, example, path, {}, opset, spatial=spatial)
+        runner = load_onnx(path)
+    verify_runner(eager_runner(model.eval()), runner, {"example": example}, atol, "The in-memory ONNX graph")
+    return runner

@@ -3,9 +3,10 @@
 Speed (the sweep is tens of evaluations): each item is decoded once and kept in memory (up to ``cache_mb``), then
 every setting distorts the decoded media in place of re-reading files, so a face sweep reuses the stored crops and
 the boxes found once; distortion and the input transform run in a thread pool (OpenCV, PyAV and NumPy release the
-GIL), and the network runs in batches without Lightning's loop. Each item's randomness depends on the seed, the
-setting and the item only (:func:`~dfdet.perturb.registry.item_rng`), so results do not depend on batch size,
-threads or order.
+GIL), and the network runs in batches without Lightning's loop: on the CPU through onnxruntime (``engine``), whose
+forward pass is several times faster there than eager PyTorch's (``benchmarks/bench_perturb.py``). Each item's
+randomness depends on the seed, the setting and the item only (:func:`~dfdet.perturb.registry.item_rng`), so results
+do not depend on batch size, threads or order.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -76,6 +77,43 @@ class SweepResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+ENGINES = ("auto", "eager", "onnxruntime")
+
+
+def inference_runner(
+    model: Any, dataset: RawDataset, cache: MediaSource, engine: str, batch_size: int
+) -> Callable[[Any], torch.Tensor]:
+    """What runs the network in the sweep: ``model`` itself (``eager``), or its ONNX graph in onnxruntime
+    (``onnxruntime``), traced on the first clean batch and checked against eager PyTorch on it
+    (:func:`~dfdet.export.onnx_session`). ``auto``: onnxruntime when the model is on the CPU, falling back to eager
+    PyTorch (with a warning) when the network does not export.
+
+    Raises:
+        ValueError: an unknown engine.
+        dfdet.export.ExportError: ``onnxruntime`` asked for and the graph does not match eager PyTorch.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine={engine!r}: choose one of {', '.join(ENGINES)}")
+    device = next(iter(model.parameters())).device
+    if engine == "eager" or (engine == "auto" and device.type != "cpu"):
+        return model
+    if device.type != "cpu":
+        raise ValueError(f"engine=onnxruntime runs on the CPU, the model is on {device}: choose auto or eager")
+    from dfdet.export import onnx_session
+
+    variable = bool(getattr(dataset, "variable_size", False))
+    first = range(min(1 if variable else batch_size, len(dataset)))
+    with torch.inference_mode():
+        example = model.inputs(default_collate([dataset.from_raw(i, cache.get(i)) for i in first]))
+    try:
+        return onnx_session(model, example, atol=1e-4, spatial=variable)
+    except Exception as exc:  # noqa: BLE001 - any exporter failure: eager PyTorch computes the same scores
+        if engine == "onnxruntime":
+            raise
+        log.warning("The sweep runs eager PyTorch: the network did not export to ONNX (%s)", exc)
+        return model
+
+
 @torch.inference_mode()
 def score_items(
     model: Any,
@@ -86,8 +124,10 @@ def score_items(
     batch_size: int = 64,
     workers: int = 2,
     sample_rate: int | None = None,
+    runner: Callable[[Any], torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Frame fake-probabilities of every item of ``dataset`` under ``setting`` (None: clean).
+    """Frame fake-probabilities of every item of ``dataset`` under ``setting`` (None: clean), the network run by
+    ``runner`` (:func:`inference_runner`; None: ``model``).
 
     Returns:
         ``preds``, ``target``, ``video_idx`` (N,) as :class:`~dfdet.metrics.DetectionMetrics` keeps them.
@@ -112,7 +152,7 @@ def score_items(
             items = list(pool.map(make, chunk)) if pool is not None else [make(i) for i in chunk]
             batch = default_collate(items)
             inputs = model.inputs({key: v.to(device) for key, v in batch.items()})
-            logits = model(inputs)
+            logits = (runner or model)(inputs)
             preds.append(torch.sigmoid(logits.float() / model.temperature).cpu())
             target.append(batch["label"])
             video.append(batch["video_idx"])
@@ -136,20 +176,24 @@ def run_sweep(
     bootstrap: int = 0,
     sample_rate: int | None = None,
     prepared: dict[Setting, MediaSource] | None = None,
+    engine: str = "auto",
 ) -> SweepResult:
     """Scores ``dataset`` clean, then under each setting; see :func:`~dfdet.metrics.scores.video_scores` for the
     numbers of each row (plus ``distortion``, ``level``, ``param``; the clean row has ``distortion`` ``clean``).
 
     ``prepared`` gives, for settings applied upstream of the items (the faithful mode's re-encoded source videos),
-    the media of each item already distorted; they are scored as they are.
+    the media of each item already distorted; they are scored as they are. ``engine``: see
+    :func:`inference_runner`.
     """
     cache = DecodedCache(dataset, cache_mb)
+    model.eval()
+    runner = inference_runner(model, dataset, cache, engine, batch_size)
     result = SweepResult()
     for setting in [None, *settings]:
         start = time.perf_counter()
         upstream = (prepared or {}).get(setting) if setting is not None else None
         media, applied = (upstream, None) if upstream is not None else (cache, setting)
-        rows = score_items(model, dataset, media, applied, seed, batch_size, workers, sample_rate)
+        rows = score_items(model, dataset, media, applied, seed, batch_size, workers, sample_rate, runner)
         scores = video_scores(rows["preds"], rows["target"], rows["video_idx"], threshold, aggregation, top_k,
                               bootstrap, seed)  # fmt: skip
         name = "clean" if setting is None else setting.name

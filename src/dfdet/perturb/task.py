@@ -90,6 +90,7 @@ def evaluate_robustness(cfg: DictConfig, model: Any, datamodule: Any, out: Path,
         bootstrap=int(node.bootstrap),
         sample_rate=contract.sample_rate,
         prepared=prepared,  # type: ignore[arg-type]
+        engine=str(node.get("engine") or "auto"),
     )
     summary = write_sweep(result, out, title)
     summary["seed"] = int(node.seed)
