@@ -189,6 +189,76 @@ def test_sbi_matches_efficientnet_pytorch(tmp_path: Path, compose_cfg, scale: st
     torch.testing.assert_close(fake_probability(ckpt, x), expected, atol=1e-4, rtol=0)
 
 
+def deepfakebench_efficientnet(scale: str) -> tuple[nn.Module, nn.Module]:
+    """DeepfakeBench's EfficientNetB4 backbone (training/networks/efficientnetb4.py, ``mode: Original``, no dropout):
+    efficientnet_pytorch's network (its default image_size: its static paddings) with an unpadded stem and no ``_fc``,
+    then ``last_layer``. Random BN affines, running statistics those of random 256-px inputs (a network whose output
+    depends on its input), and a head centred on their features."""
+    from efficientnet_pytorch import EfficientNet
+
+    torch.manual_seed(6)
+    efficientnet = EfficientNet.from_name(f"efficientnet-{scale}")
+    stem = efficientnet._conv_stem.out_channels
+    efficientnet._conv_stem = nn.Conv2d(3, stem, kernel_size=3, stride=2, bias=False)
+    efficientnet._fc = nn.Identity()
+    last_layer = nn.Linear(efficientnet._conv_head.out_channels, 2)
+    with torch.no_grad():
+        for module in efficientnet.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.normal_(0, 0.2)
+                module.momentum = None  # cumulative: the statistics of the batch below
+        x = torch.randn(2, 3, 256, 256)
+        efficientnet.train()(x)
+        features = nn.functional.adaptive_avg_pool2d(efficientnet.eval().extract_features(x), 1).flatten(1)
+        last_layer.weight.normal_(0, 0.2)
+        last_layer.bias.copy_(-last_layer.weight @ features.mean(0))  # logits about 0: unsaturated probabilities
+    return efficientnet, last_layer.eval()
+
+
+@pytest.mark.parametrize("scale", ["b0", pytest.param("b4", marks=pytest.mark.slow)])
+def test_deepfakebench_efficientnet_matches_efficientnet_pytorch(tmp_path: Path, compose_cfg, scale: str) -> None:
+    """At DeepfakeBench's 256 px the converted model gives the source's probabilities, and timm's own tf_efficientnet
+    with the same tensors does not (its dynamic padding differs in the stride-2 layers). B4 itself (image_size 380;
+    slow), and B0 (the same block types, image_size 224) in the quick run, which also checks 160 px and exports the
+    checkpoint to ONNX with the source's scores."""
+    efficientnet, last_layer = deepfakebench_efficientnet(scale)
+    state = {**{f"backbone.efficientnet.{k}": v for k, v in efficientnet.state_dict().items()},
+             **{f"backbone.last_layer.{k}": v for k, v in last_layer.state_dict().items()}}  # fmt: skip
+    padding = efficientnet._global_params.image_size  # 380 for B4: the config's padding_size
+    ckpt = convert(tmp_path, compose_cfg, "deepfakebench_efficientnet_b4", {"state_dict": state},
+                   f"model.net.name=tf_efficientnet_{scale}", f"model.net.padding_size={padding}")  # fmt: skip
+    model, _ = load_detector(ckpt)
+    torch.manual_seed(7)
+    for size in (160, 256) if scale == "b0" else (256,):  # 256 last: x and expected at DeepfakeBench's size
+        x = torch.randn(2, 3, size, size)
+        with torch.no_grad():  # DeepfakeBench's features (extract_features), then classifier (pool, last_layer)
+            features = nn.functional.adaptive_avg_pool2d(efficientnet.extract_features(x), 1).flatten(1)
+            expected = last_layer(features).softmax(1)[:, 1]
+            converted = torch.sigmoid(model(x))
+        assert expected.max() - expected.min() > 1e-2  # the scores depend on the image (100x the tolerance)
+        torch.testing.assert_close(converted, expected, atol=1e-4, rtol=0)
+
+    import timm
+
+    dynamic = timm.create_model(f"tf_efficientnet_{scale}", num_classes=1).eval()
+    dynamic.load_state_dict(model.net.state_dict())  # the same tensors, timm's dynamic "same" padding
+    with torch.no_grad():
+        assert (torch.sigmoid(dynamic(x)).squeeze(1) - expected).abs().max() > 1e-2  # 0.15 (B0), 0.11 (B4) here
+    if scale != "b0":
+        return
+    from dfdet.export.formats import load_onnx
+    from dfdet.tasks.export import export
+
+    out = tmp_path / "exported"
+    # verify=false: the graph is checked against the source itself below
+    export(
+        compose_cfg("export", [f"ckpt_path={ckpt}", f"output_dir={out}", "format=onnx", "speed=null", "verify=false"])
+    )
+    onnx = load_onnx(next(out.glob("*.onnx")))
+    torch.testing.assert_close(torch.sigmoid(onnx(x)), expected, atol=1e-4, rtol=0)
+
+
 @pytest.mark.slow
 def test_deepfakebench_xception_layout(tmp_path: Path, compose_cfg) -> None:
     """DeepfakeBench's Xception (training/networks/xception.py) has the module tree of timm's legacy_xception (both

@@ -14,6 +14,11 @@ Sources and the layouts read (each proved by a parity test in ``tests/models/tes
   (the same network: TF "same" padding, BN eps 1e-3, SiLU).
 - :class:`DeepfakeBenchXception`: DeepfakeBench (SCLBD/DeepfakeBench) ``xception`` detector, ``backbone.*`` the
   FaceForensics++ Xception (``last_linear``), onto timm's ``legacy_xception`` (the same module tree).
+- :class:`DeepfakeBenchEfficientNetB4`: DeepfakeBench's ``efficientnetb4`` detector: ``backbone.efficientnet.*`` an
+  ``efficientnet_pytorch`` B4 (image_size 380) whose stem is an unpadded ``nn.Conv2d``, run at 256 px, and
+  ``backbone.last_layer`` 2-class; onto ``tf_efficientnet_b4`` with the stem unpadded and the other "same" paddings
+  frozen at their 380-px values (:func:`dfdet.models.static_padding.build_static_padding_backbone`): at 256 px timm's
+  dynamic padding would differ in the stride-2 layers.
 - :class:`DeepfakeBenchCLIP`: DeepfakeBench's ``clip`` detector: ``backbone.*`` a transformers
   ``CLIPVisionTransformer`` and ``head.*`` a 2-class linear layer on its ``pooler_output``.
 - :class:`UnivFD`: Ojha et al., CVPR 2023: ``fc.weight``/``fc.bias`` (or ``weight``/``bias``) on CLIP's projected
@@ -162,32 +167,48 @@ def openai_clip_visual(state: Mapping[str, torch.Tensor]) -> tuple[State, torch.
     return out, visual["proj"]
 
 
+def _classifier_name(net: nn.Module) -> str:
+    """The module name of ``net``'s classifier (timm's ``get_classifier()``)."""
+    head = net.get_classifier()  # type: ignore[operator]
+    return next(n for n, m in net.named_modules() if m is head)
+
+
 def _with_head(net: nn.Module, body: State, weight: torch.Tensor, bias: torch.Tensor) -> State:
     """``body`` plus the classifier of ``net`` (timm's ``get_classifier()``) under its own name."""
-    head = net.get_classifier()  # type: ignore[operator]
-    name = next(n for n, m in net.named_modules() if m is head)
+    name = _classifier_name(net)
     return {**body, f"{name}.weight": weight, f"{name}.bias": bias}
+
+
+def pair_in_order(body: Mapping[str, torch.Tensor], net: nn.Module, source: str) -> State:
+    """``body``'s tensors onto ``net``'s ``state_dict`` without its classifier, paired in order (two module trees
+    that hold the same tensors in the same order under other names), each pair checked for shape.
+
+    Raises:
+        CheckpointError: the counts differ or a pair's shapes do not fit, naming both tensors.
+    """
+    head = f"{_classifier_name(net)}."
+    expected = {k: v for k, v in net.state_dict().items() if not k.startswith(head)}
+    if len(body) != len(expected):
+        raise CheckpointError(f"{source}: {len(body)} tensors in the file, {len(expected)} in {type(net).__name__}")
+    out: State = {}
+    for (src, value), (dst, like) in zip(body.items(), expected.items(), strict=True):
+        if value.shape != like.shape:
+            raise CheckpointError(f"{source}: {src} {tuple(value.shape)} does not fit {dst} (a different network?)")
+        out[dst] = value
+    return out
 
 
 class SBI:
     """SBI's released EfficientNet-B4 (``efficientnet_pytorch``) onto timm's ``tf_efficientnet_b4``.
 
     The two module trees hold the same tensors in the same order (stem, blocks with expand / depthwise / SE /
-    project convolutions and their BNs, head); they are paired in order, each pair checked for shape.
+    project convolutions and their BNs, head); they are paired in order (:func:`pair_in_order`).
     """
 
     def __call__(self, state: Mapping[str, torch.Tensor], net: nn.Module) -> State:
         source = take(state, "net.", "SBI (efficientnet_pytorch Detector)")
-        body = {k: v for k, v in source.items() if not k.startswith("_fc.")}
-        target = [k for k in net.state_dict() if not k.startswith("classifier.")]
-        if len(body) != len(target):
-            raise CheckpointError(f"SBI: {len(body)} tensors in the file, {len(target)} in {type(net).__name__}")
-        out: State = {}
-        for (src, value), dst in zip(body.items(), target, strict=True):
-            if value.shape != net.state_dict()[dst].shape:
-                raise CheckpointError(f"SBI: {src} {tuple(value.shape)} does not fit {dst} (a different network?)")
-            out[dst] = value
-        return _with_head(net, out, *fake_logit(source["_fc.weight"], source["_fc.bias"]))
+        body = pair_in_order({k: v for k, v in source.items() if not k.startswith("_fc.")}, net, "SBI")
+        return _with_head(net, body, *fake_logit(source["_fc.weight"], source["_fc.bias"]))
 
 
 class DeepfakeBenchXception:
@@ -198,6 +219,21 @@ class DeepfakeBenchXception:
         backbone = take(state, "backbone.", "DeepfakeBench xception")
         head = {k.rsplit(".", 1)[-1]: v for k, v in backbone.items() if k.startswith("last_linear.")}
         body = {k: v for k, v in backbone.items() if not k.startswith(("last_linear.", "adjust_channel."))}
+        return _with_head(net, body, *fake_logit(head["weight"], head["bias"]))
+
+
+class DeepfakeBenchEfficientNetB4:
+    """DeepfakeBench's ``efficientnetb4`` detector onto timm's ``tf_efficientnet_b4`` with efficientnet_pytorch's
+    padding (:mod:`dfdet.models.static_padding`): ``backbone.efficientnet.*`` an efficientnet_pytorch B4 whose stem is
+    an unpadded ``nn.Conv2d`` and whose ``_fc`` is ``nn.Identity``, paired in order (:func:`pair_in_order`);
+    ``backbone.last_layer`` the 2-class head on the average-pooled features (the unused ``adjust_channel`` branch of
+    ``mode: original`` is dropped)."""
+
+    def __call__(self, state: Mapping[str, torch.Tensor], net: nn.Module) -> State:
+        backbone = take(state, "backbone.", "DeepfakeBench efficientnetb4")
+        efficientnet = take(backbone, "efficientnet.", "DeepfakeBench efficientnetb4")
+        body = pair_in_order(efficientnet, net, "DeepfakeBench efficientnetb4")
+        head = take(backbone, "last_layer.", "DeepfakeBench efficientnetb4")
         return _with_head(net, body, *fake_logit(head["weight"], head["bias"]))
 
 
