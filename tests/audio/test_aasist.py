@@ -9,7 +9,7 @@ import torch
 from hydra.utils import instantiate
 
 from dfdet.export.formats import LogitNet, export_onnx, load_onnx
-from dfdet.models.aasist import AASIST, GraphBackend, GraphPool, HeterogeneousGraphAttention
+from dfdet.models.aasist import AASIST, GraphAttention, GraphBackend, GraphPool, HeterogeneousGraphAttention
 from dfdet.models.frontends import RawWaveform
 from dfdet.models.tuning import count_parameters
 
@@ -73,6 +73,36 @@ def test_heterogeneous_attention_keeps_node_types_apart() -> None:
         layer.att_weight22.mul_(-3.0)
     z1, z2, _ = layer(x1, x2, stack)
     assert not torch.allclose(z2, y2)
+
+
+@pytest.mark.parametrize("layer", ["gat", "hs_gal"])
+def test_each_node_attends_with_weights_summing_to_one(layer: str) -> None:
+    """The release normalises each node's attention over the nodes it attends to (softmax over the last node axis):
+    a feature equal to 1 on every node stays 1 after aggregation, whatever the other features. Normalising over the
+    other axis (the transposed map) gives each node the column sum of the map instead."""
+    torch.manual_seed(0)
+    gat = (
+        GraphAttention(4, 4, temperature=2.0) if layer == "gat" else HeterogeneousGraphAttention(4, 4, temperature=2.0)
+    )
+    with torch.no_grad():
+        for name, module in gat.named_children():
+            if isinstance(module, torch.nn.Linear):
+                if name in ("proj_with_att", "proj_without_att", "proj_type1", "proj_type2"):
+                    module.weight.zero_(), module.bias.zero_()
+                if name == "proj_with_att":
+                    module.weight[0, 0] = 1.0  # output feature 0: the aggregated input feature 0
+                if name in ("proj_type1", "proj_type2"):
+                    module.weight.copy_(torch.eye(4))  # node types pass through unchanged
+    gat.eval()  # batch norm with its initial statistics: the identity (up to eps)
+    x = torch.randn(2, 7, 4) * 3
+    x[..., 0] = 1.0
+    if layer == "gat":
+        out = gat(x)
+    else:
+        t, s, _ = gat(x[:, :3], x[:, 3:], torch.randn(1, 1, 4))
+        out = torch.cat([t, s], dim=1)
+    expected = torch.nn.functional.selu(torch.tensor(1.0) / (1 + gat.bn.eps) ** 0.5)
+    torch.testing.assert_close(out[..., 0], expected.expand(2, 7), atol=1e-5, rtol=0)
 
 
 def test_attention_nodes_for_ssl_features() -> None:

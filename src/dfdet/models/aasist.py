@@ -69,7 +69,7 @@ class GraphAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.input_drop(x)
         pairs = torch.tanh(self.att_proj(x.unsqueeze(2) * x.unsqueeze(1)))  # (B, N, N, out_dim)
-        att = F.softmax(torch.matmul(pairs, self.att_weight).squeeze(-1) / self.temperature, dim=-2)
+        att = F.softmax(torch.matmul(pairs, self.att_weight).squeeze(-1) / self.temperature, dim=-1)
         x = self.proj_with_att(torch.matmul(att, x)) + self.proj_without_att(x)
         return F.selu(_batch_norm_nodes(self.bn, x))
 
@@ -123,7 +123,7 @@ class HeterogeneousGraphAttention(nn.Module):
                 torch.matmul(pairs, self.att_weight12).squeeze(-1),
             ),
         )
-        att = F.softmax(scores / self.temperature, dim=-2)
+        att = F.softmax(scores / self.temperature, dim=-1)
         x = self.proj_with_att(torch.matmul(att, x)) + self.proj_without_att(x)
         x = F.selu(_batch_norm_nodes(self.bn, x))
         return x[:, :n1], x[:, n1:], stack
