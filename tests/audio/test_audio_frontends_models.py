@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from dfdet.data.audio.dsp import dct_matrix, istft, linear_filterbank, mel_filterbank, stft
+from dfdet.models.aasist import AASIST
 from dfdet.models.audio import LCNN, MaxFeatureMap, build_spectrogram_classifier
 from dfdet.models.frontends import LFCC, LogMel, PowerSpectrogram, RawWaveform
 from dfdet.models.rawnet import RawNet2, SincConv
@@ -70,6 +71,20 @@ def test_sinc_filters_are_band_pass() -> None:
     peaks = gains.argmax(dim=1)
     assert (peaks[1:] >= peaks[:-1]).all()  # mel-ordered pass bands
     assert SincConv(8, 129, learnable=True).low_hz.requires_grad
+
+
+def test_aasist_filter_bank_is_the_releases() -> None:
+    """AASIST's fixed filters against the release's construction, written out by hand: 70 bands with edges evenly
+    spaced in HTK mel from 0 Hz to 8 kHz, each ``(2 f2 / sr) sinc(2 f2 n / sr) - (2 f1 / sr) sinc(2 f1 n / sr)`` times
+    a 129-tap Hamming window."""
+    mel = np.linspace(0.0, 2595 * np.log10(1 + 8000 / 700), 71)
+    edges = 700 * (10 ** (mel / 2595) - 1)
+    n, sr = np.arange(-64, 65), 16000
+    ideal = [2 * f2 / sr * np.sinc(2 * f2 * n / sr) - 2 * f1 / sr * np.sinc(2 * f1 * n / sr)
+             for f1, f2 in zip(edges[:-1], edges[1:], strict=True)]  # fmt: skip
+    expected = torch.tensor(np.hamming(129) * np.stack(ideal), dtype=torch.float32)
+    actual = AASIST(RawWaveform(), encoder_channels=(4, 4)).sinc.filters().squeeze(1)
+    torch.testing.assert_close(actual, expected, atol=1e-6, rtol=1e-4)
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,14 @@ SELU -> six 2-D residual blocks (RawNet-style encoder, time pooled by 3 in each)
 - the max graph operation (MGO): element-wise maximum of the two branches' nodes (and stack nodes);
 - readout: max of |nodes| and mean of nodes of each type, plus the stack node, dropout, linear -> fake logit.
 
-Written from the paper and checked against the layout of the authors' release (clovaai/aasist, ``models/AASIST.py``),
-whose hyper-parameters the configs copy. Differences: one fake logit instead of two softmax outputs (161 and 33
-fewer parameters for AASIST and AASIST-L); "same" padding on the sinc layer; the stack nodes are learnt parameters
-as in the release. The release's residual block computes its pre-activation (BN, SELU) and then convolves the
-block input instead (``out = self.conv1(x)``); ``faithful_release=True`` (default) keeps that behaviour, whose
-weights and results the paper reports, ``False`` applies the pre-activation.
+Written from the paper and checked against the authors' release (clovaai/aasist, ``models/AASIST.py``), whose
+hyper-parameters the configs copy, including its fixed sinc filter bank (edges evenly spaced in mel from 0 Hz to the
+Nyquist frequency, ideal band-pass filters of pass-band gain 1, Hamming-windowed) and its attention (each node's
+weights normalised over the nodes it attends to). Differences: one fake logit instead of two softmax outputs (161
+and 33 fewer parameters for AASIST and AASIST-L); "same" padding on the sinc layer; the stack nodes are learnt
+parameters as in the release. The release's residual block computes its pre-activation (BN, SELU) and then
+convolves the block input instead (``out = self.conv1(x)``); ``faithful_release=True`` (default) keeps that
+behaviour, whose weights and results the paper reports, ``False`` applies the pre-activation.
 """
 
 from __future__ import annotations
@@ -307,7 +309,9 @@ class AASIST(nn.Module):
         super().__init__()
         self.frontend = frontend
         sample_rate = int(getattr(frontend, "sample_rate", 16000))
-        self.sinc = SincConv(sinc_channels, sinc_kernel, sample_rate, min_low_hz=0.0, min_band_hz=0.0)
+        self.sinc = SincConv(
+            sinc_channels, sinc_kernel, sample_rate, min_low_hz=0.0, min_band_hz=0.0, low_edge_hz=0.0, unit_gain=False
+        )  # the release's fixed filter bank
         self.first_bn = nn.BatchNorm2d(1)
         self.encoder = build_encoder(1, encoder_channels, faithful_release)
         self.backend = GraphBackend(

@@ -25,6 +25,12 @@ class SincConv(nn.Module):
         sample_rate: of the input, Hz.
         min_low_hz, min_band_hz: lowest edge and narrowest band.
         learnable: learn the band edges (SincNet); RawNet2 for anti-spoofing keeps them fixed.
+        low_edge_hz: the first band's lower edge; the edges are evenly spaced in mel from it to the Nyquist frequency
+            (SincNet: 30 Hz; the RawNet2 / AASIST releases: 0).
+        unit_gain: scale each filter to a centre tap of 1 (SincNet). False: the ideal band-pass
+            ``2 f2 / sr sinc(2 f2 n / sr) - 2 f1 / sr sinc(2 f1 n / sr)`` (pass-band gain 1), as the RawNet2 and
+            AASIST releases build their fixed filters (``CONV`` in clovaai/aasist ``models/AASIST.py``): a narrow
+            band then gives a weaker output, which matters where one batch norm spans all bands (AASIST).
 
     Shapes: (B, 1, T) -> (B, out_channels, T) ("same" padding).
     """
@@ -40,13 +46,17 @@ class SincConv(nn.Module):
         min_low_hz: float = 0.0,
         min_band_hz: float = 50.0,
         learnable: bool = False,
+        low_edge_hz: float = 30.0,
+        unit_gain: bool = True,
     ) -> None:
         super().__init__()
         if kernel_size % 2 == 0:
             raise ValueError(f"SincConv kernel_size must be odd, got {kernel_size}")
         self.kernel_size, self.sample_rate = kernel_size, sample_rate
         self.min_low_hz, self.min_band_hz = min_low_hz, min_band_hz
-        edges = mel_to_hz(np.linspace(hz_to_mel(30.0), hz_to_mel(sample_rate / 2 - min_band_hz), out_channels + 1))
+        self.unit_gain = unit_gain
+        top = hz_to_mel(sample_rate / 2 - min_band_hz)
+        edges = mel_to_hz(np.linspace(hz_to_mel(low_edge_hz), top, out_channels + 1))
         low = torch.tensor(edges[:-1], dtype=torch.float32).unsqueeze(1)
         band = torch.tensor(np.diff(edges), dtype=torch.float32).unsqueeze(1)
         half = (kernel_size - 1) // 2
@@ -59,7 +69,7 @@ class SincConv(nn.Module):
             self.register_buffer("band_hz", band)
 
     def filters(self) -> torch.Tensor:
-        """The current filters, (out_channels, 1, kernel_size), each with unit peak gain."""
+        """The current filters, (out_channels, 1, kernel_size): unit centre tap, or pass-band gain 1 (``unit_gain``)."""
         low = self.min_low_hz + self.low_hz.abs()
         high = torch.clamp(low + self.min_band_hz + self.band_hz.abs(), max=self.sample_rate / 2)
         n = self.n.unsqueeze(0)
@@ -67,7 +77,7 @@ class SincConv(nn.Module):
         band_pass = (torch.sin(high * safe_n) - torch.sin(low * safe_n)) / (safe_n / 2)
         centre = 2 * (high - low)
         band_pass = torch.where(n == 0, centre.expand_as(band_pass), band_pass)
-        band_pass = band_pass / (2 * (high - low))
+        band_pass = band_pass / (2 * (high - low)) if self.unit_gain else band_pass / self.sample_rate
         return (band_pass * self.window).unsqueeze(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
