@@ -242,6 +242,13 @@ def test_every_experiment_runs_a_few_steps(tiny_cfg, experiment: str) -> None:
     if experiment.endswith("_clip_l14"):  # face recipes on CLIP ViT-L/14: a tiny ViT stand-in of the same family
         overrides = [EXPERIMENT_TINY[0], "model.net.name=test_vit", "++model.net.img_size=32", "model.input.size=32",
                      *EXPERIMENT_TINY[2:3], *EXPERIMENT_TINY[4:]]  # fmt: skip
+    if experiment == "aasist_synthetic":  # the built-in speech, few speakers; AASIST at a tiny width, bf16 as set
+        overrides = [
+            "data=synthetic_audio", "model=aasist", "data.source.speakers=[2,2,2]",
+            "data.source.utterances_per_speaker=2", "data.source.workers=1", "model.net.sinc_channels=12",
+            "model.net.sinc_kernel=33", "model.net.encoder_channels=[4,4,8,8]", "model.net.gat_dims=[8,6]",
+            "model.input.num_samples=4000", *EXPERIMENT_TINY[4:5], *EXPERIMENT_TINY[6:],
+        ]  # fmt: skip
     cfg = tiny_cfg(f"experiment={experiment}", *overrides)
     metrics = train(cfg)
     assert "test/auc" in metrics

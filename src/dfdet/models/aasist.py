@@ -204,6 +204,8 @@ class GraphBackend(nn.Module):
         temperatures: spectral GAT, temporal GAT, HS-GAL (the release's fourth is unused).
         nodes: ``max`` (AASIST: max of |map| over the other axis) or ``attention`` (Tak et al. 2022's SSL-AASIST:
             softmax attention weights from two 1x1 convolutions, a weighted sum over the other axis).
+        dropouts: the release's internal dropout rates: on the input nodes of every graph attention layer (0.2), on
+            the graph-pooling scores (0.3) and on each branch's output before the max graph operation (0.2).
 
     Shapes: (B, C, F, T) -> (B, embed_dim) with ``embed_dim = 5 * gat_dims[1]``.
     """
@@ -216,11 +218,13 @@ class GraphBackend(nn.Module):
         pool_ratios: Sequence[float] = (0.5, 0.7, 0.5, 0.5),
         temperatures: Sequence[float] = (2.0, 2.0, 100.0, 100.0),
         nodes: str = "max",
+        dropouts: Sequence[float] = (0.2, 0.3, 0.2),
     ) -> None:
         super().__init__()
         if nodes not in ("max", "attention"):
             raise ValueError(f"GraphBackend nodes must be 'max' or 'attention', got {nodes!r}")
         d0, d1 = (int(d) for d in gat_dims)
+        p_gat, p_pool, p_way = (float(p) for p in dropouts)
         self.nodes = nodes
         if nodes == "attention":
             self.attention = nn.Sequential(
@@ -230,17 +234,17 @@ class GraphBackend(nn.Module):
         self.pos_S = nn.Parameter(torch.randn(1, freq_nodes, channels))
         self.stack1 = nn.Parameter(torch.randn(1, 1, d0))
         self.stack2 = nn.Parameter(torch.randn(1, 1, d0))
-        self.gat_S = GraphAttention(channels, d0, temperature=temperatures[0])
-        self.gat_T = GraphAttention(channels, d0, temperature=temperatures[1])
-        self.hs_gal11 = HeterogeneousGraphAttention(d0, d1, temperature=temperatures[2])
-        self.hs_gal12 = HeterogeneousGraphAttention(d1, d1, temperature=temperatures[2])
-        self.hs_gal21 = HeterogeneousGraphAttention(d0, d1, temperature=temperatures[2])
-        self.hs_gal22 = HeterogeneousGraphAttention(d1, d1, temperature=temperatures[2])
-        self.pool_S = GraphPool(pool_ratios[0], d0)
-        self.pool_T = GraphPool(pool_ratios[1], d0)
-        self.pool_hS1, self.pool_hT1 = GraphPool(pool_ratios[2], d1), GraphPool(pool_ratios[2], d1)
-        self.pool_hS2, self.pool_hT2 = GraphPool(pool_ratios[2], d1), GraphPool(pool_ratios[2], d1)
-        self.drop_way = nn.Dropout(0.2)
+        self.gat_S = GraphAttention(channels, d0, temperature=temperatures[0], dropout=p_gat)
+        self.gat_T = GraphAttention(channels, d0, temperature=temperatures[1], dropout=p_gat)
+        self.hs_gal11 = HeterogeneousGraphAttention(d0, d1, temperature=temperatures[2], dropout=p_gat)
+        self.hs_gal12 = HeterogeneousGraphAttention(d1, d1, temperature=temperatures[2], dropout=p_gat)
+        self.hs_gal21 = HeterogeneousGraphAttention(d0, d1, temperature=temperatures[2], dropout=p_gat)
+        self.hs_gal22 = HeterogeneousGraphAttention(d1, d1, temperature=temperatures[2], dropout=p_gat)
+        self.pool_S = GraphPool(pool_ratios[0], d0, p_pool)
+        self.pool_T = GraphPool(pool_ratios[1], d0, p_pool)
+        self.pool_hS1, self.pool_hT1 = GraphPool(pool_ratios[2], d1, p_pool), GraphPool(pool_ratios[2], d1, p_pool)
+        self.pool_hS2, self.pool_hT2 = GraphPool(pool_ratios[2], d1, p_pool), GraphPool(pool_ratios[2], d1, p_pool)
+        self.drop_way = nn.Dropout(p_way)
         self.embed_dim = 5 * d1
 
     def _node_features(self, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -289,6 +293,7 @@ class AASIST(nn.Module):
             AASIST-L 32, 32, 24, 24, 24, 24).
         gat_dims, pool_ratios, temperatures: see :class:`GraphBackend`.
         dropout: before the classifier (0.5).
+        graph_dropouts: the graph part's internal dropout rates (:class:`GraphBackend`'s ``dropouts``).
         faithful_release: the release's residual block (see the module docstring).
 
     Shapes: (B, T) -> (B, 1) logits.
@@ -305,6 +310,7 @@ class AASIST(nn.Module):
         temperatures: Sequence[float] = (2.0, 2.0, 100.0, 100.0),
         dropout: float = 0.5,
         faithful_release: bool = True,
+        graph_dropouts: Sequence[float] = (0.2, 0.3, 0.2),
     ) -> None:
         super().__init__()
         self.frontend = frontend
@@ -315,7 +321,7 @@ class AASIST(nn.Module):
         self.first_bn = nn.BatchNorm2d(1)
         self.encoder = build_encoder(1, encoder_channels, faithful_release)
         self.backend = GraphBackend(
-            int(encoder_channels[-1]), sinc_channels // 3, gat_dims, pool_ratios, temperatures, nodes="max"
+            int(encoder_channels[-1]), sinc_channels // 3, gat_dims, pool_ratios, temperatures, "max", graph_dropouts
         )
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(self.backend.embed_dim, 1)
