@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -146,10 +146,22 @@ def score_items(
     preds, target, video = [], [], []
     chunks = [range(s, min(s + batch_size, len(dataset))) for s in range(0, len(dataset), batch_size)]
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
+    # onnxruntime (its own threads, the GIL released) scores a batch while the pool makes the next one; eager
+    # PyTorch's OpenMP threads would fight the pool's, so with it items are made, then scored.
+    overlap = pool is not None and runner is not None and runner is not model
+
+    def submit(chunk: range) -> list[Future[dict[str, torch.Tensor]]]:
+        assert pool is not None
+        return [pool.submit(make, i) for i in chunk]
+
     try:
-        for chunk in chunks:
-            # Items are made, then scored: overlapping the two only makes CPU threads fight the network's own.
-            items = list(pool.map(make, chunk)) if pool is not None else [make(i) for i in chunk]
+        pending = submit(chunks[0]) if overlap and chunks else []
+        for k, chunk in enumerate(chunks):
+            if overlap:
+                items = [f.result() for f in pending]
+                pending = submit(chunks[k + 1]) if k + 1 < len(chunks) else []
+            else:
+                items = list(pool.map(make, chunk)) if pool is not None else [make(i) for i in chunk]
             batch = default_collate(items)
             inputs = model.inputs({key: v.to(device) for key, v in batch.items()})
             logits = (runner or model)(inputs)
