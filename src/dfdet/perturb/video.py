@@ -69,13 +69,34 @@ def decode_selected(path: str | os.PathLike, indices: set[int]) -> dict[int, np.
     return out
 
 
-def h264_roundtrip(frames: np.ndarray, crf: float, fps: float = 25.0) -> np.ndarray:
-    """Frames (T, H, W, 3) (or one image (H, W, 3)) after H.264 encoding at ``crf`` and decoding, same shape."""
+def h264_roundtrip(frames: np.ndarray, crf: float, fps: float = 25.0, preset: str = "medium") -> np.ndarray:
+    """Frames (T, H, W, 3) (or one image (H, W, 3)) after H.264 encoding at ``crf`` and decoding, same shape.
+
+    The packets go from the encoder straight to a decoder (no container): the same pictures as writing and reading
+    :func:`h264_encode`'s MP4 (tested), at less cost per item.
+    """
+    import av
+
     single = frames.ndim == 3
     stack = frames[None] if single else frames
     h, w = stack.shape[1:3]
-    out = decode_frames(h264_encode(stack, crf, fps))[:, :h, :w]
-    return out[0] if single else out
+    even, _, _ = _even(np.ascontiguousarray(stack))
+    rate = Fraction(fps).limit_denominator(1001)
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = even.shape[2], even.shape[1], "yuv420p"
+    encoder.time_base, encoder.framerate = 1 / rate, rate
+    encoder.options = {"crf": f"{crf:g}", "preset": preset, "threads": "1"}
+    packets = []
+    for k, image in enumerate(even):
+        frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+        frame.pts = k
+        packets += encoder.encode(frame)
+    packets += encoder.encode(None)
+    decoder = av.CodecContext.create("h264", "r")
+    decoder.extradata = encoder.extradata
+    out = [f.to_ndarray(format="rgb24") for p in [*packets, None] for f in decoder.decode(p)]
+    result = np.stack(out)[:, :h, :w]
+    return result[0] if single else result
 
 
 def reencode_file(src: str | os.PathLike, dst: str | os.PathLike, crf: float, preset: str = "medium") -> None:
