@@ -226,7 +226,12 @@ def export_detector(
 
 
 def onnx_session(
-    model: DeepfakeDetector, example: ModelInput, atol: float = 1e-4, spatial: bool = False, opset: int = 17
+    model: DeepfakeDetector,
+    example: ModelInput,
+    atol: float = 1e-4,
+    spatial: bool = False,
+    opset: int = 17,
+    threads: int | None = None,
 ) -> Runner:
     """``model`` exported to ONNX and run by onnxruntime, for scoring many batches in-process (the perturbation
     sweep): the graph is written to a temporary file, loaded, checked against eager PyTorch on ``example`` and the
@@ -238,6 +243,7 @@ def onnx_session(
         atol: largest allowed absolute difference of the logits on ``example``.
         spatial: dynamic height and width (whole-image models).
         opset: ONNX opset version.
+        threads: onnxruntime's intra-op threads (None: one per physical core).
 
     Returns:
         A function from model inputs to (B,) logits.
@@ -249,6 +255,6 @@ def onnx_session(
     with tempfile.TemporaryDirectory(prefix="dfdet-onnx-") as tmp:
         path = Path(tmp) / "model.onnx"
         export_onnx(module, example, path, {}, opset, spatial=spatial)
-        runner = load_onnx(path)
+        runner = load_onnx(path, threads)
     verify_runner(eager_runner(model.eval()), runner, {"example": example}, atol, "The in-memory ONNX graph")
     return runner

@@ -12,6 +12,7 @@ do not depend on batch size, threads or order.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -81,12 +82,13 @@ ENGINES = ("auto", "eager", "onnxruntime")
 
 
 def inference_runner(
-    model: Any, dataset: RawDataset, cache: MediaSource, engine: str, batch_size: int
+    model: Any, dataset: RawDataset, cache: MediaSource, engine: str, batch_size: int, workers: int = 2
 ) -> Callable[[Any], torch.Tensor]:
     """What runs the network in the sweep: ``model`` itself (``eager``), or its ONNX graph in onnxruntime
     (``onnxruntime``), traced on the first clean batch and checked against eager PyTorch on it
     (:func:`~dfdet.export.onnx_session`). ``auto``: onnxruntime when the model is on the CPU, falling back to eager
-    PyTorch (with a warning) when the network does not export.
+    PyTorch (with a warning) when the network does not export. onnxruntime gets the cores that the ``workers``
+    threads making the next batch leave (at least one): the two run at the same time.
 
     Raises:
         ValueError: an unknown engine.
@@ -106,7 +108,8 @@ def inference_runner(
     with torch.inference_mode():
         example = model.inputs(default_collate([dataset.from_raw(i, cache.get(i)) for i in first]))
     try:
-        return onnx_session(model, example, atol=1e-4, spatial=variable)
+        threads = max(1, (os.cpu_count() or 1) - workers) if workers > 1 else None
+        return onnx_session(model, example, atol=1e-4, spatial=variable, threads=threads)
     except Exception as exc:  # noqa: BLE001 - any exporter failure: eager PyTorch computes the same scores
         if engine == "onnxruntime":
             raise
@@ -199,7 +202,7 @@ def run_sweep(
     """
     cache = DecodedCache(dataset, cache_mb)
     model.eval()
-    runner = inference_runner(model, dataset, cache, engine, batch_size)
+    runner = inference_runner(model, dataset, cache, engine, batch_size, workers)
     result = SweepResult()
     for setting in [None, *settings]:
         start = time.perf_counter()
