@@ -55,6 +55,10 @@ def test_saturation_zero_is_grey_and_contrast_scales_values() -> None:
     image = _photo()
     grey = images.color_saturation(image, 0.0)
     assert np.abs(grey[..., 0].astype(int) - grey[..., 1]).max() <= 1
+    assert np.abs(images.color_saturation(image, 1.0).astype(int) - image).max() <= 1
+    ycc = images._to_ycc(image)
+    ycc[..., 1:] *= 0.3  # converted, chroma scaled, converted back
+    assert np.abs(images.color_saturation(image, 0.3).astype(int) - images._from_ycc(ycc)).max() <= 1
     assert np.allclose(images.color_contrast(image, 0.5), (image * 0.5).astype(np.uint8), atol=1)
 
 
@@ -70,6 +74,27 @@ def test_gaussian_noise_has_the_asked_variance() -> None:
     out = images.gaussian_noise_color(image, 0.001, np.random.default_rng(0))
     luma = images._to_ycc(out)[..., 0] - images._to_ycc(image)[..., 0]
     assert luma.std() == pytest.approx(np.sqrt(0.001), rel=0.1)
+
+
+def test_gaussian_noise_is_the_noise_added_in_ycbcr() -> None:
+    image = _photo(64)
+    out = images.gaussian_noise_color(image, 0.01, np.random.default_rng(5))
+    noise = images.standard_normal(np.random.default_rng(5), (64, 64, 3)) * np.float32(0.1)
+    by_conversion = images._from_ycc(images._to_ycc(image) + noise)  # converted, noised, converted back
+    assert np.abs(out.astype(int) - by_conversion).max() <= 1
+
+
+def test_box_muller_normals_are_standard_normal() -> None:
+    from scipy.stats import kstest
+
+    values = images.standard_normal(np.random.default_rng(0), (200, 301))  # odd count: the last pair half used
+    assert values.shape == (200, 301) and values.dtype == np.float32
+    assert kstest(values.ravel(), "norm").pvalue > 0.01
+    assert abs(float(np.corrcoef(values.ravel()[:-1], values.ravel()[1:])[0, 1])) < 0.01
+    again = images.standard_normal(np.random.default_rng(0), (200, 301))
+    assert np.array_equal(values, again) and not np.array_equal(
+        values, images.standard_normal(np.random.default_rng(1), (200, 301))
+    )
 
 
 def test_jpeg_quality_is_monotone_in_file_size() -> None:
