@@ -54,6 +54,12 @@ def test_sweep_is_deterministic_whatever_the_batches_and_threads(trained_task_cf
     runs = [run_sweep(model, dataset, settings, seed=3, threshold=0.5, batch_size=b, workers=w, cache_mb=mb).rows
             for b, w, mb in ((5, 1, 0), (16, 3, 100))]  # fmt: skip
     assert [r["auc"] for r in runs[0]] == pytest.approx([r["auc"] for r in runs[1]], abs=1e-9)
+    # Each distortion is reported (e.g. its curve drawn) once all its levels are scored, with the clean row.
+    calls: list[tuple[list[dict], dict]] = []
+    both = build_settings("face", ["GB", "BW"], {"GB": [7, 21], "BW": [16]})
+    result = run_sweep(model, dataset, both, 3, 0.5, workers=2, on_distortion=lambda r, c: calls.append((r, c)))
+    assert [[r["distortion"] for r in rows] for rows, _ in calls] == [["GB", "GB"], ["BW"]]
+    assert [row for rows, _ in calls for row in rows] == result.rows[1:] and calls[0][1] == result.rows[0]
     moved = score_items(model, dataset, DecodedCache(dataset, 10), settings[0], seed=4)["preds"]
     assert not torch.equal(moved, score_items(model, dataset, DecodedCache(dataset, 10), settings[0], seed=3)["preds"])
 

@@ -78,45 +78,51 @@ def markdown_table(result: SweepResult, title: str = "") -> str:
     return "\n".join(lines)
 
 
-def save_curves(result: SweepResult, folder: Path, title: str = "") -> list[Path]:
-    """One figure per distortion: video AUC and EER against the level, the clean scores as dotted lines."""
-    import matplotlib
+def save_curve(rows: list[dict[str, Any]], clean: dict[str, Any], folder: Path, title: str = "") -> Path:
+    """The figure of one distortion (``rows``: its levels): video AUC and EER against the level with their interval
+    bands, the clean scores (``clean``) as dotted lines; written to ``folder/<distortion>.png``.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Drawn with matplotlib's object API (no pyplot state), so a sweep can draw one distortion in a thread while it
+    scores the next.
+    """
+    from matplotlib.figure import Figure
 
     folder.mkdir(parents=True, exist_ok=True)
+    name = rows[0]["distortion"]
+    levels = [r["level"] for r in rows]
+    fig = Figure(figsize=(5, 3.5))
+    ax = fig.subplots()
+    for metric, colour in (("auc", "C0"), ("eer", "C3")):
+        values = [math.nan if r[metric] is None else r[metric] for r in rows]
+        ax.plot(levels, values, "o-", color=colour, label=f"video {metric.upper()}")
+        bands = [r[f"{metric}_ci"] for r in rows if r.get(f"{metric}_ci")]
+        if len(bands) == len(rows):
+            ax.fill_between(levels, [c[0] for c in bands], [c[1] for c in bands], color=colour, alpha=0.15)
+        if clean[metric] is not None:
+            ax.axhline(clean[metric], color=colour, ls=":", lw=1, label=f"clean {metric.upper()}")
+    d = DISTORTIONS.get(name)
+    ax.set_xticks(levels, [f"{lv}\n{r['param']:g}" for lv, r in zip(levels, rows, strict=True)])
+    ax.set(ylim=(0, 1), xlabel=f"level / {d.unit if d else 'parameter'}",
+           title=f"{title} {name}: {d.description if d else ''}".strip())  # fmt: skip
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    path = folder / f"{name}.png"
+    fig.savefig(path, dpi=90)
+    return path
+
+
+def save_curves(result: SweepResult, folder: Path, title: str = "") -> list[Path]:
+    """One figure per distortion of ``result`` (:func:`save_curve`)."""
     clean = result.rows[0]
-    paths = []
-    for name in dict.fromkeys(r["distortion"] for r in result.rows[1:]):
-        mine = [r for r in result.rows[1:] if r["distortion"] == name]
-        levels = [r["level"] for r in mine]
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        for metric, colour in (("auc", "C0"), ("eer", "C3")):
-            values = [math.nan if r[metric] is None else r[metric] for r in mine]
-            ax.plot(levels, values, "o-", color=colour, label=f"video {metric.upper()}")
-            bands = [r[f"{metric}_ci"] for r in mine if r.get(f"{metric}_ci")]
-            if len(bands) == len(mine):
-                ax.fill_between(levels, [c[0] for c in bands], [c[1] for c in bands], color=colour, alpha=0.15)
-            if clean[metric] is not None:
-                ax.axhline(clean[metric], color=colour, ls=":", lw=1, label=f"clean {metric.upper()}")
-        d = DISTORTIONS.get(name)
-        ax.set_xticks(levels, [f"{lv}\n{r['param']:g}" for lv, r in zip(levels, mine, strict=True)])
-        ax.set(ylim=(0, 1), xlabel=f"level / {d.unit if d else 'parameter'}",
-               title=f"{title} {name}: {d.description if d else ''}".strip())  # fmt: skip
-        ax.legend(fontsize=7, loc="best")
-        fig.tight_layout()
-        path = folder / f"{name}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        paths.append(path)
-    return paths
+    names = dict.fromkeys(r["distortion"] for r in result.rows[1:])
+    return [save_curve([r for r in result.rows[1:] if r["distortion"] == n], clean, folder, title) for n in names]
 
 
-def write_sweep(result: SweepResult, out: Path, title: str = "") -> dict[str, Any]:
-    """Writes ``robustness.csv``, ``robustness.md`` and ``robustness/<distortion>.png`` into ``out``; returns the
-    summary for ``metrics.json`` (:func:`sweep_summary`)."""
+def write_sweep(result: SweepResult, out: Path, title: str = "", curves: bool = True) -> dict[str, Any]:
+    """Writes ``robustness.csv``, ``robustness.md`` and (``curves``) ``robustness/<distortion>.png`` into ``out``;
+    returns the summary for ``metrics.json`` (:func:`sweep_summary`)."""
     sweep_frame(result).to_csv(out / "robustness.csv", index=False)
     (out / "robustness.md").write_text(markdown_table(result, title))
-    save_curves(result, out / "robustness", title)
+    if curves:
+        save_curves(result, out / "robustness", title)
     return sweep_summary(result)

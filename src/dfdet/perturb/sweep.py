@@ -11,11 +11,13 @@ do not depend on batch size, threads or order.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -117,7 +119,6 @@ def inference_runner(
         return model
 
 
-@torch.inference_mode()
 def score_items(
     model: Any,
     dataset: RawDataset,
@@ -135,9 +136,29 @@ def score_items(
     Returns:
         ``preds``, ``target``, ``video_idx`` (N,) as :class:`~dfdet.metrics.DetectionMetrics` keeps them.
     """
+    with contextlib.closing(_scored(model, dataset, [(setting, cache)], seed, batch_size, workers, sample_rate,
+                                    runner)) as scored:  # fmt: skip
+        return next(scored)
 
-    def make(i: int) -> dict[str, torch.Tensor]:
-        media = cache.get(i)
+
+@torch.inference_mode()
+def _scored(
+    model: Any,
+    dataset: RawDataset,
+    sources: Sequence[tuple[Setting | None, MediaSource]],
+    seed: int,
+    batch_size: int,
+    workers: int,
+    sample_rate: int | None,
+    runner: Callable[[Any], torch.Tensor] | None,
+) -> Generator[dict[str, torch.Tensor], None, None]:
+    """The rows of :func:`score_items` for each (setting, media) of ``sources`` in turn, as one pipeline: the batches
+    of every setting form one stream, so the pool makes the first batch of the next setting while the last one of
+    the current setting is scored."""
+
+    def make(source: tuple[Setting | None, MediaSource], i: int) -> dict[str, torch.Tensor]:
+        setting, media_source = source
+        media = media_source.get(i)
         if setting is not None:
             media = setting.apply(media, item_rng(seed, setting, dataset.raw_key(i)), sample_rate)
         return dataset.from_raw(i, media)
@@ -146,35 +167,42 @@ def score_items(
         batch_size = 1  # items of each image's own size (whole-image models that read the image whole)
     model.eval()
     device = next(iter(model.parameters())).device
-    preds, target, video = [], [], []
     chunks = [range(s, min(s + batch_size, len(dataset))) for s in range(0, len(dataset), batch_size)]
+    jobs = [(source, chunk) for source in sources for chunk in chunks]
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
     # onnxruntime (its own threads, the GIL released) scores a batch while the pool makes the next one; eager
     # PyTorch's OpenMP threads would fight the pool's, so with it items are made, then scored.
     overlap = pool is not None and runner is not None and runner is not model
 
-    def submit(chunk: range) -> list[Future[dict[str, torch.Tensor]]]:
+    def submit(job: tuple[tuple[Setting | None, MediaSource], range]) -> list[Future[dict[str, torch.Tensor]]]:
         assert pool is not None
-        return [pool.submit(make, i) for i in chunk]
+        return [pool.submit(make, job[0], i) for i in job[1]]
 
+    preds: list[torch.Tensor] = []
+    target: list[torch.Tensor] = []
+    video: list[torch.Tensor] = []
     try:
-        pending = submit(chunks[0]) if overlap and chunks else []
-        for k, chunk in enumerate(chunks):
+        pending = submit(jobs[0]) if overlap and jobs else []
+        for k, (source, chunk) in enumerate(jobs):
             if overlap:
                 items = [f.result() for f in pending]
-                pending = submit(chunks[k + 1]) if k + 1 < len(chunks) else []
+                pending = submit(jobs[k + 1]) if k + 1 < len(jobs) else []
+            elif pool is not None:
+                items = list(pool.map(functools.partial(make, source), chunk))
             else:
-                items = list(pool.map(make, chunk)) if pool is not None else [make(i) for i in chunk]
+                items = [make(source, i) for i in chunk]
             batch = default_collate(items)
             inputs = model.inputs({key: v.to(device) for key, v in batch.items()})
             logits = (runner or model)(inputs)
             preds.append(torch.sigmoid(logits.float() / model.temperature).cpu())
             target.append(batch["label"])
             video.append(batch["video_idx"])
+            if chunk is chunks[-1]:
+                yield {"preds": torch.cat(preds), "target": torch.cat(target), "video_idx": torch.cat(video)}
+                preds, target, video = [], [], []
     finally:
         if pool is not None:
-            pool.shutdown()
-    return {"preds": torch.cat(preds), "target": torch.cat(target), "video_idx": torch.cat(video)}
+            pool.shutdown(cancel_futures=True)
 
 
 def run_sweep(
@@ -192,34 +220,66 @@ def run_sweep(
     sample_rate: int | None = None,
     prepared: dict[Setting, MediaSource] | None = None,
     engine: str = "auto",
+    on_distortion: Callable[[list[dict[str, Any]], dict[str, Any]], Any] | None = None,
 ) -> SweepResult:
     """Scores ``dataset`` clean, then under each setting; see :func:`~dfdet.metrics.scores.video_scores` for the
     numbers of each row (plus ``distortion``, ``level``, ``param``; the clean row has ``distortion`` ``clean``).
 
     ``prepared`` gives, for settings applied upstream of the items (the faithful mode's re-encoded source videos),
     the media of each item already distorted; they are scored as they are. ``engine``: see
-    :func:`inference_runner`.
+    :func:`inference_runner`. ``on_distortion(rows, clean_row)`` is called with the rows of each distortion's
+    levels as soon as they are all scored (e.g. to draw its curve while the sweep goes on), in a thread of its own.
     """
     cache = DecodedCache(dataset, cache_mb)
     model.eval()
     runner = inference_runner(model, dataset, cache, engine, batch_size, workers)
     result = SweepResult()
-    for setting in [None, *settings]:
-        start = time.perf_counter()
-        upstream = (prepared or {}).get(setting) if setting is not None else None
-        media, applied = (upstream, None) if upstream is not None else (cache, setting)
-        rows = score_items(model, dataset, media, applied, seed, batch_size, workers, sample_rate, runner)
+    order: list[Setting | None] = [None, *settings]
+    sources = [(s, cache) if s is None or s not in (prepared or {}) else (None, (prepared or {})[s]) for s in order]
+
+    def row_of(setting: Setting | None, rows: dict[str, torch.Tensor]) -> dict[str, Any]:
         scores = video_scores(rows["preds"], rows["target"], rows["video_idx"], threshold, aggregation, top_k,
                               bootstrap, seed)  # fmt: skip
-        name = "clean" if setting is None else setting.name
-        result.seconds[name] = time.perf_counter() - start
-        row = {
+        return {
             "distortion": "clean" if setting is None else setting.distortion,
             "level": 0 if setting is None else setting.level,
             "param": None if setting is None else setting.param,
             **scores,
         }
-        result.rows.append(row)
+
+    def report(callback: Callable[..., Any], levels: list[Future[dict[str, Any]]]) -> Any:
+        return callback([f.result() for f in levels], rows_of[0].result())
+
+    # Each setting's numbers (the bootstrap) and, once its last level is in, a distortion's ``on_distortion`` run
+    # in a thread of their own, in order, while the next settings are scored.
+    after = ThreadPoolExecutor(1)
+    rows_of: list[Future[dict[str, Any]]] = []
+    drawn: list[Future[Any]] = []
+    scored = _scored(model, dataset, sources, seed, batch_size, workers, sample_rate, runner)
+    start = time.perf_counter()
+    try:
+        for k, (setting, rows) in enumerate(zip(order, scored, strict=True)):
+            now = time.perf_counter()
+            result.seconds["clean" if setting is None else setting.name] = now - start
+            start = now
+            rows_of.append(after.submit(row_of, setting, rows))
+            following = order[k + 1] if k + 1 < len(order) else None
+            last = setting is not None and (following is None or following.distortion != setting.distortion)
+            if on_distortion is not None and setting is not None and last:
+                mine = [
+                    f
+                    for s, f in zip(order, rows_of, strict=False)
+                    if s is not None and s.distortion == setting.distortion
+                ]
+                drawn.append(after.submit(report, on_distortion, mine))
+        result.rows = [f.result() for f in rows_of]
+        for future in drawn:
+            future.result()
+    finally:
+        scored.close()
+        after.shutdown(cancel_futures=True)
+    for setting, row in zip(order, result.rows, strict=True):
+        name = "clean" if setting is None else setting.name
         log.info("%s: AUC %s, EER %s (%.1f s)", name, row["auc"], row["eer"], result.seconds[name])
     log.info("Decoded %d items once for %d settings (%.0f MB kept)", cache.reads, len(settings) + 1, cache.used / 2**20)
     return result

@@ -3,6 +3,7 @@ settings for the model's modality, runs them on the evaluated split, writes the 
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from dfdet.errors import DfdetError
 from dfdet.perturb.registry import Setting, build_settings, video_settings
-from dfdet.perturb.report import write_sweep
+from dfdet.perturb.report import save_curve, write_sweep
 from dfdet.perturb.sweep import run_sweep
 
 
@@ -91,7 +92,8 @@ def evaluate_robustness(cfg: DictConfig, model: Any, datamodule: Any, out: Path,
         sample_rate=contract.sample_rate,
         prepared=prepared,  # type: ignore[arg-type]
         engine=str(node.get("engine") or "auto"),
+        on_distortion=functools.partial(save_curve, folder=out / "robustness", title=title),
     )
-    summary = write_sweep(result, out, title)
+    summary = write_sweep(result, out, title, curves=False)
     summary["seed"] = int(node.seed)
     return summary
