@@ -37,7 +37,10 @@ def test_sweep_writes_table_curves_and_metrics(trained_task_cfg, tmp_path: Path)
     assert all(len(r["auc_ci"]) == 2 for r in robust["settings"])
     table = pd.read_csv(out / "robustness.csv")
     assert list(table["distortion"]) == ["clean", "GB", "GB", "BW", "BW"] and "auc_ci_low" in table.columns
-    assert "| GB | 2 | 21 kernel side |" in (out / "robustness.md").read_text()
+    table_md = (out / "robustness.md").read_text()
+    assert "| GB | 2 | 21 kernel side |" in table_md
+    small = min(clean["real"], clean["fake"]) < 20
+    assert robust["small_test_set"] is small and ("**Small test set**" in table_md) is small
     assert (out / "robustness" / "GB.png").stat().st_size > 1000 and (out / "robustness" / "BW.png").is_file()
     # Breakdowns: a table per column, in metrics.json
     methods = {r["group"] for r in saved["breakdown"]["method"]}
@@ -196,3 +199,15 @@ def test_onnxruntime_engine_scores_as_eager_pytorch_and_falls_back(trained_task_
         inference_runner(model, dataset, cache, "onnxruntime", batch_size=8)
     with pytest.raises(ValueError, match="choose one of"):
         inference_runner(model, dataset, cache, "tensorrt", batch_size=8)
+
+
+@pytest.mark.parametrize(("real", "fake", "flagged"), [(25, 20, False), (25, 19, True)])
+def test_sweep_table_flags_a_small_test_set(real: int, fake: int, flagged: bool) -> None:
+    from dfdet.perturb.report import markdown_table, sweep_summary
+    from dfdet.perturb.sweep import SweepResult
+
+    row = {"auc": 0.9, "eer": 0.1, "acc": 0.8, "real": real, "fake": fake}
+    result = SweepResult(rows=[{"distortion": "clean", "level": 0, "param": None, **row},
+                               {"distortion": "GB", "level": 1, "param": 7.0, **row}])  # fmt: skip
+    assert sweep_summary(result)["small_test_set"] is flagged
+    assert ("**Small test set**: 25 real" in markdown_table(result)) is flagged

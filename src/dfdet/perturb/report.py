@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from dfdet.metrics.bootstrap import MIN_PER_CLASS
 from dfdet.perturb.registry import DISTORTIONS
 from dfdet.perturb.sweep import SweepResult
 
@@ -32,7 +33,8 @@ def _mean(values: list[Any]) -> float | None:
 
 def sweep_summary(result: SweepResult) -> dict[str, Any]:
     """``clean`` (its scores), ``mean_auc``/``mean_eer`` over every distortion setting, ``worst`` (the setting of
-    the lowest AUC), ``per_distortion`` (mean AUC/EER of each distortion's levels) and ``settings`` (every row)."""
+    the lowest AUC), ``per_distortion`` (mean AUC/EER of each distortion's levels), ``settings`` (every row) and
+    ``small_test_set`` (fewer than :data:`~dfdet.metrics.bootstrap.MIN_PER_CLASS` videos of a class)."""
     clean = result.rows[0]
     perturbed = result.rows[1:]
     per: dict[str, dict[str, float | None]] = {}
@@ -50,6 +52,7 @@ def sweep_summary(result: SweepResult) -> dict[str, Any]:
         "per_distortion": per,
         "settings": perturbed,
         "seconds": result.seconds,
+        "small_test_set": min(clean.get("real", 0), clean.get("fake", 0)) < MIN_PER_CLASS,
     }
 
 
@@ -75,6 +78,10 @@ def markdown_table(result: SweepResult, title: str = "") -> str:
     lines += ["", f"Mean over the {summary['settings_count']} distortion settings: AUC {_cell(summary['mean_auc'])}, "
               f"EER {_cell(summary['mean_eer'])} (clean: AUC {_cell(summary['clean']['auc'])}, EER "
               f"{_cell(summary['clean']['eer'])}); lowest AUC at {summary['worst']}.", ""]  # fmt: skip
+    if summary["small_test_set"]:
+        clean = summary["clean"]
+        lines += [f"**Small test set**: {clean.get('real', 0)} real and {clean.get('fake', 0)} fake videos (fewer "
+                  f"than {MIN_PER_CLASS} of a class): the intervals are wide, the numbers say little.", ""]  # fmt: skip
     return "\n".join(lines)
 
 
