@@ -170,9 +170,10 @@ def _scored(
     chunks = [range(s, min(s + batch_size, len(dataset))) for s in range(0, len(dataset), batch_size)]
     jobs = [(source, chunk) for source in sources for chunk in chunks]
     pool = ThreadPoolExecutor(workers) if workers > 1 else None
-    # onnxruntime (its own threads, the GIL released) scores a batch while the pool makes the next one; eager
-    # PyTorch's OpenMP threads would fight the pool's, so with it items are made, then scored.
-    overlap = pool is not None and runner is not None and runner is not model
+    # onnxruntime (its own threads, the GIL released) or a GPU scores a batch while the pool makes the next one;
+    # eager PyTorch's OpenMP threads on the CPU would fight the pool's, so there items are made, then scored.
+    on_cpu_eager = (runner is None or runner is model) and device.type == "cpu"
+    overlap = pool is not None and not on_cpu_eager
 
     def submit(job: tuple[tuple[Setting | None, MediaSource], range]) -> list[Future[dict[str, torch.Tensor]]]:
         assert pool is not None
