@@ -4,7 +4,9 @@ Speed (the sweep is tens of evaluations): each item is decoded once and kept in 
 every setting distorts the decoded media in place of re-reading files, so a face sweep reuses the stored crops and
 the boxes found once; distortion and the input transform run in a thread pool (OpenCV, PyAV and NumPy release the
 GIL), and the network runs in batches without Lightning's loop: on the CPU through onnxruntime (``engine``), whose
-forward pass is several times faster there than eager PyTorch's (``benchmarks/bench_perturb.py``). Each item's
+forward pass is several times faster there than eager PyTorch's (``benchmarks/bench_perturb.py``). The batches of
+all settings form one stream (the pool makes the next batch, of this setting or the next, while one is scored), and
+each setting's bootstrap intervals are computed in a thread of their own while the next settings run. Each item's
 randomness depends on the seed, the setting and the item only (:func:`~dfdet.perturb.registry.item_rng`), so results
 do not depend on batch size, threads or order.
 """
