@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from omegaconf import DictConfig
 
 from dfdet.data.images.audit import format_audit
@@ -31,6 +32,7 @@ def test_generated_set_is_deterministic_balanced_and_has_no_file_shortcut(tmp_pa
     assert all(Path(p).read_bytes() == Path(q).read_bytes() for p, q in pairs)
 
 
+@pytest.mark.slow
 def test_tiny_model_learns_the_set_in_domain(tiny_cfg: Callable[..., DictConfig], compose_cfg: Callable) -> None:
     """In-domain AUC above 0.9, and evaluate reports the format audit of the test split (no shortcut here)."""
     cfg = tiny_cfg(
