@@ -10,6 +10,15 @@ from dfdet.perturb import audio, images, video
 from dfdet.perturb.registry import DISTORTIONS, Setting, build_settings, item_rng
 
 
+def _to_ycc(image: np.ndarray) -> np.ndarray:
+    """The reference conversion: RGB uint8 to YCbCr on [0, 1], chroma centred on 0."""
+    return (image.astype(np.float32) / 255.0) @ images._RGB2YCC.T
+
+
+def _from_ycc(ycc: np.ndarray) -> np.ndarray:
+    return np.clip((ycc @ images._YCC2RGB.T) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
 def _photo(size: int = 96, seed: int = 0) -> np.ndarray:
     """A smooth colourful image with some texture (JPEG and blur act on it as on a photo)."""
     rng = np.random.default_rng(seed)
@@ -56,9 +65,9 @@ def test_saturation_zero_is_grey_and_contrast_scales_values() -> None:
     grey = images.color_saturation(image, 0.0)
     assert np.abs(grey[..., 0].astype(int) - grey[..., 1]).max() <= 1
     assert np.abs(images.color_saturation(image, 1.0).astype(int) - image).max() <= 1
-    ycc = images._to_ycc(image)
+    ycc = _to_ycc(image)
     ycc[..., 1:] *= 0.3  # converted, chroma scaled, converted back
-    assert np.abs(images.color_saturation(image, 0.3).astype(int) - images._from_ycc(ycc)).max() <= 1
+    assert np.abs(images.color_saturation(image, 0.3).astype(int) - _from_ycc(ycc)).max() <= 1
     assert np.allclose(images.color_contrast(image, 0.5), (image * 0.5).astype(np.uint8), atol=1)
 
 
@@ -72,7 +81,7 @@ def test_block_wise_occludes_the_asked_number_of_blocks() -> None:
 def test_gaussian_noise_has_the_asked_variance() -> None:
     image = np.full((128, 128, 3), 128, np.uint8)
     out = images.gaussian_noise_color(image, 0.001, np.random.default_rng(0))
-    luma = images._to_ycc(out)[..., 0] - images._to_ycc(image)[..., 0]
+    luma = _to_ycc(out)[..., 0] - _to_ycc(image)[..., 0]
     assert luma.std() == pytest.approx(np.sqrt(0.001), rel=0.1)
 
 
@@ -80,7 +89,7 @@ def test_gaussian_noise_is_the_noise_added_in_ycbcr() -> None:
     image = _photo(64)
     out = images.gaussian_noise_color(image, 0.01, np.random.default_rng(5))
     noise = images.standard_normal(np.random.default_rng(5), (64, 64, 3)) * np.float32(0.1)
-    by_conversion = images._from_ycc(images._to_ycc(image) + noise)  # converted, noised, converted back
+    by_conversion = _from_ycc(_to_ycc(image) + noise)  # converted, noised, converted back
     assert np.abs(out.astype(int) - by_conversion).max() <= 1
 
 

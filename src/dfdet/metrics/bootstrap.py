@@ -97,6 +97,15 @@ def bootstrap_ci(
     }
 
 
+def small_test_set(real: int, fake: int) -> str | None:
+    """What to say of a test set with ``real`` and ``fake`` items when either class has fewer than
+    :data:`MIN_PER_CLASS`; None when both have enough."""
+    if min(real, fake) >= MIN_PER_CLASS:
+        return None
+    return (f"{real} real and {fake} fake videos (fewer than {MIN_PER_CLASS} of a class); the intervals are wide and "
+            "the numbers say little")  # fmt: skip
+
+
 def class_counts(target: Tensor | np.ndarray) -> tuple[int, int]:
     """Numbers of real and fake items (e.g. videos)."""
     y = np.asarray(target.cpu() if isinstance(target, Tensor) else target).reshape(-1)

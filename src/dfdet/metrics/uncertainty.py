@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dfdet.metrics.bootstrap import MIN_PER_CLASS, bootstrap_ci, class_counts, default_metrics
+from dfdet.metrics.bootstrap import bootstrap_ci, class_counts, default_metrics, small_test_set
 from dfdet.metrics.calibration import reliability_table
 from dfdet.metrics.functional import aggregate_by_video
 
@@ -53,7 +53,7 @@ def video_uncertainty(
         "ci_resampled": "videos" if speakers is None else "speakers",
         "real_videos": real,
         "fake_videos": fake,
-        "small_test_set": min(real, fake) < MIN_PER_CLASS,
+        "small_test_set": small_test_set(real, fake) is not None,
     }
 
 

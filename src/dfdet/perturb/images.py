@@ -50,14 +50,6 @@ _RGB2YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -
 _YCC2RGB = np.linalg.inv(_RGB2YCC).astype(np.float32)
 
 
-def _to_ycc(image: np.ndarray) -> np.ndarray:
-    return (image.astype(np.float32) / 255.0) @ _RGB2YCC.T
-
-
-def _from_ycc(ycc: np.ndarray) -> np.ndarray:
-    return np.clip((ycc @ _YCC2RGB.T) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-
-
 def color_saturation(image: np.ndarray, factor: float, rng: np.random.Generator | None = None) -> np.ndarray:
     """Chroma (Cb, Cr) multiplied by ``factor`` (0: greyscale, 1: unchanged); DeeperForensics ``CS``.
 

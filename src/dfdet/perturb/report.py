@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from dfdet.metrics.bootstrap import MIN_PER_CLASS
+from dfdet.metrics.bootstrap import small_test_set
 from dfdet.perturb.registry import DISTORTIONS
 from dfdet.perturb.sweep import SweepResult
 
@@ -52,7 +52,7 @@ def sweep_summary(result: SweepResult) -> dict[str, Any]:
         "per_distortion": per,
         "settings": perturbed,
         "seconds": result.seconds,
-        "small_test_set": min(clean.get("real", 0), clean.get("fake", 0)) < MIN_PER_CLASS,
+        "small_test_set": small_test_set(clean.get("real", 0), clean.get("fake", 0)) is not None,
     }
 
 
@@ -78,10 +78,9 @@ def markdown_table(result: SweepResult, title: str = "") -> str:
     lines += ["", f"Mean over the {summary['settings_count']} distortion settings: AUC {_cell(summary['mean_auc'])}, "
               f"EER {_cell(summary['mean_eer'])} (clean: AUC {_cell(summary['clean']['auc'])}, EER "
               f"{_cell(summary['clean']['eer'])}); lowest AUC at {summary['worst']}.", ""]  # fmt: skip
-    if summary["small_test_set"]:
-        clean = summary["clean"]
-        lines += [f"**Small test set**: {clean.get('real', 0)} real and {clean.get('fake', 0)} fake videos (fewer "
-                  f"than {MIN_PER_CLASS} of a class): the intervals are wide, the numbers say little.", ""]  # fmt: skip
+    note = small_test_set(summary["clean"].get("real", 0), summary["clean"].get("fake", 0))
+    if note:
+        lines += [f"**Small test set**: {note}.", ""]
     return "\n".join(lines)
 
 

@@ -238,7 +238,8 @@ def run_sweep(
     runner = inference_runner(model, dataset, cache, engine, batch_size, workers)
     result = SweepResult()
     order: list[Setting | None] = [None, *settings]
-    sources = [(s, cache) if s is None or s not in (prepared or {}) else (None, (prepared or {})[s]) for s in order]
+    upstream = prepared or {}
+    sources = [(None, upstream[s]) if s in upstream else (s, cache) for s in order]
 
     def row_of(setting: Setting | None, rows: dict[str, torch.Tensor]) -> dict[str, Any]:
         scores = video_scores(rows["preds"], rows["target"], rows["video_idx"], threshold, aggregation, top_k,

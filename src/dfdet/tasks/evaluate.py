@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from dfdet.data.datamodule import DeepfakeDataModule
 from dfdet.errors import CheckpointError, DatasetNotFoundError, DfdetError
+from dfdet.metrics.bootstrap import small_test_set
 from dfdet.metrics.fusion import fusion_metrics, fusion_table, save_fusion_roc, weight_sweep
 from dfdet.metrics.report import predictions_table, video_table
 from dfdet.metrics.uncertainty import flat, save_reliability, video_uncertainty
@@ -226,9 +227,9 @@ def uncertainty_report(
 
 def warn_small(summary: dict[str, Any]) -> None:
     """One warning line when the evaluated set has fewer than 20 videos of either class."""
-    if summary["small_test_set"]:
-        log.warning("Small test set: %d real and %d fake videos (fewer than 20 of a class); the intervals are wide "
-                    "and the numbers say little", summary["real_videos"], summary["fake_videos"])  # fmt: skip
+    note = small_test_set(summary["real_videos"], summary["fake_videos"])
+    if note:
+        log.warning("Small test set: %s", note)
 
 
 def _print_fusion(result: dict[str, float], split: str) -> None:
