@@ -48,6 +48,9 @@ def test_metadata_encoding_and_config_hash() -> None:
     props = to_string_props(meta)
     assert props == {"backbone": "resnet18", "input_size": "96", "mean": "[0.5, 0.5, 0.5]", "threshold": "0.42"}
     assert from_string_props(props) == meta
+    # Strings that read as JSON (a sha256 prefix of digits and one "e" is a float: inf) come back as strings.
+    tricky = {"version": "853448e62957", "digits": "123456789012", "word": "true", "quoted": '"x"', "n": 12}
+    assert from_string_props(to_string_props(tricky)) == tricky
     assert config_sha256({"a": 1, "b": {"c": [1, 2]}}) == config_sha256({"b": {"c": [1, 2]}, "a": 1})
     assert config_sha256({"a": 1}) != config_sha256({"a": 2})
 

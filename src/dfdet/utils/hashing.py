@@ -19,9 +19,19 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def _reads_as_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
 def to_string_props(metadata: Mapping[str, Any]) -> dict[str, str]:
-    """ONNX ``metadata_props`` hold strings: strings stay as they are, everything else becomes JSON."""
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
+    """ONNX ``metadata_props`` hold strings: strings stay as they are, everything else becomes JSON. A string that
+    would read back as JSON (a digest such as ``853448e62957`` reads as a float, ``123456`` as an integer) is stored
+    as a JSON string too, so :func:`from_string_props` gives back exactly what was stored."""
+    return {k: v if isinstance(v, str) and not _reads_as_json(v) else json.dumps(v) for k, v in metadata.items()}
 
 
 def from_string_props(props: Mapping[str, str]) -> dict[str, Any]:
